@@ -1,0 +1,9 @@
+DROP TABLE audit_events;
+DROP TABLE api_keys;
+DROP TABLE group_members;
+DROP TABLE groups;
+DROP TABLE identities;
+DROP TABLE users;
+DROP TABLE scim_directories;
+DROP TABLE workspaces;
+DROP TABLE orgs;

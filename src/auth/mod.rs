@@ -1,0 +1,133 @@
+//! Turning a bearer token into a proof of identity.
+//!
+//! [`Principal`] is what an admin API request acts as: an instance-admin key,
+//! or an org-scoped key acting with a role. Extracting it from a request
+//! verifies the token (hash compared in constant time) through a short-lived
+//! in-process cache so the hot path does no database read.
+
+pub mod access;
+pub mod cache;
+pub mod token;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+
+use crate::domain::audit::{Actor, ActorKind};
+use crate::domain::{ApiKeyId, OrgId};
+use crate::error::AppError;
+use crate::service::api_keys::{self, TOKEN_PREFIX};
+use crate::state::AppState;
+use crate::store::api_keys::ApiKey;
+use crate::telemetry::RequestId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// May create orgs and act in any org.
+    InstanceAdmin { key_id: ApiKeyId, name: String },
+    /// Acts inside one org with the key's role.
+    OrgKey {
+        key_id: ApiKeyId,
+        name: String,
+        org_id: OrgId,
+        role_key: Option<String>,
+    },
+}
+
+impl Principal {
+    pub fn from_key(k: &ApiKey) -> Principal {
+        match (&k.org_id, k.instance_admin) {
+            (Some(org), false) => Principal::OrgKey {
+                key_id: k.id.clone(),
+                name: k.name.clone(),
+                org_id: org.clone(),
+                role_key: k.role_key.clone(),
+            },
+            _ => Principal::InstanceAdmin {
+                key_id: k.id.clone(),
+                name: k.name.clone(),
+            },
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        let (id, name) = match self {
+            Principal::InstanceAdmin { key_id, name } | Principal::OrgKey { key_id, name, .. } => {
+                (key_id, name)
+            }
+        };
+        Actor {
+            kind: ActorKind::ApiKey,
+            id: Some(id.to_string()),
+            label: name.clone(),
+        }
+    }
+
+    pub fn is_instance_admin(&self) -> bool {
+        matches!(self, Principal::InstanceAdmin { .. })
+    }
+}
+
+/// The bearer token of a request, if it sent one.
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?;
+    let value = value.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The request id the telemetry middleware assigned.
+pub fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|r| r.0.clone())
+}
+
+async fn authenticate(
+    state: web::Data<AppState>,
+    token: Option<String>,
+) -> Result<Principal, AppError> {
+    let token = token.ok_or_else(|| {
+        AppError::Unauthenticated("send an API key as `Authorization: Bearer <key>`".to_owned())
+    })?;
+    let (id, secret) = token::parse(TOKEN_PREFIX, &token)
+        .ok_or_else(|| AppError::Unauthenticated("invalid or revoked API key".to_owned()))?;
+    let key_id = ApiKeyId::from_trusted(id.hyphenated().to_string());
+    let key = match state.api_keys.get(&key_id) {
+        Some(k) => Some(k),
+        None => {
+            let kid = key_id.clone();
+            let now = crate::store::now();
+            let found = state
+                .store
+                .read(move |c| match crate::store::api_keys::get(c, &kid) {
+                    Ok(k) => {
+                        crate::store::api_keys::touch(c, &kid, now)?;
+                        Ok(Some(k))
+                    }
+                    Err(crate::store::StoreError::NotFound) => Ok(None),
+                    Err(e) => Err(AppError::from(e)),
+                })
+                .await?;
+            if let Some(k) = &found {
+                state.api_keys.put(key_id, k.clone());
+            }
+            found
+        }
+    };
+    api_keys::verify(key, secret)
+}
+
+impl FromRequest for Principal {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Principal, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req).map(str::to_owned);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| AppError::Internal("application state missing".to_owned()))?;
+            authenticate(state, token).await
+        })
+    }
+}

@@ -1,0 +1,550 @@
+//! Configuration: layered sources -> raw settings -> validated [`Settings`].
+//!
+//! Sources, lowest precedence first:
+//! 1. `config/default.toml` as compiled into the binary (every key, safe defaults),
+//! 2. `config/default.toml` on disk, then `config/{ROLLCALL_ENV}.toml`, when present,
+//! 3. `DATABASE_URL`,
+//! 4. `ROLLCALL__SECTION__KEY` environment variables.
+//!
+//! Merging is figment's; this module only declares the shape (`deny_unknown_fields`
+//! everywhere, so a misspelt key stops start-up with its name) and validates it.
+//! Secrets may come from files: `KEY_file` next to a secret key (or
+//! `ROLLCALL__SECTION__KEY_FILE`) names a file whose trimmed contents are the value.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The defaults, compiled in so the binary runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Where to look for configuration files, and which environment overlay to use.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub config_dir: PathBuf,
+    /// `ROLLCALL_ENV`: selects `config/{env}.toml`.
+    pub env: Option<String>,
+}
+
+impl Sources {
+    /// `./config` and `ROLLCALL_ENV` from the process environment.
+    pub fn from_process(config_dir: Option<PathBuf>) -> Self {
+        Sources {
+            config_dir: config_dir.unwrap_or_else(|| PathBuf::from("config")),
+            env: std::env::var("ROLLCALL_ENV").ok().filter(|s| !s.is_empty()),
+        }
+    }
+
+    /// Every source, merged, including the process environment.
+    pub fn figment(&self) -> Figment {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        let on_disk = self.config_dir.join("default.toml");
+        if on_disk.is_file() {
+            fig = fig.merge(Toml::file(on_disk));
+        }
+        if let Some(env) = &self.env {
+            fig = fig.merge(Toml::file(self.config_dir.join(format!("{env}.toml"))));
+        }
+        fig.merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database.url".into()),
+        )
+        .merge(Env::prefixed("ROLLCALL__").split("__"))
+    }
+}
+
+/// Why the configuration could not be used. Messages name the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Source(String),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &'static str, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key,
+            message: message.into(),
+        }
+    }
+}
+
+fn describe_figment_error(err: figment::Error) -> ConfigError {
+    let messages: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let mut path = e.path.join(".");
+            let origin = e
+                .metadata
+                .as_ref()
+                .map(|md| match &md.source {
+                    Some(src) => format!(" (from {src})"),
+                    None => format!(" (from {})", md.name),
+                })
+                .unwrap_or_default();
+            match &e.kind {
+                figment::error::Kind::UnknownField(field, _) => {
+                    if e.path.last() != Some(field) {
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        path.push_str(field);
+                    }
+                    format!("unknown key `{path}`{origin}")
+                }
+                kind => {
+                    if path.is_empty() {
+                        format!("{kind}{origin}")
+                    } else {
+                        format!("key `{path}`: {kind}{origin}")
+                    }
+                }
+            }
+        })
+        .collect();
+    ConfigError::Source(messages.join("; "))
+}
+
+// ---------------------------------------------------------------- raw shape
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    server: RawServer,
+    database: RawDatabase,
+    log: RawLog,
+    auth: RawAuth,
+    scim: RawScim,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    host: String,
+    port: u16,
+    public_url: String,
+    max_body_bytes: usize,
+    workers: usize,
+    shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: Option<SecretString>,
+    url_file: Option<PathBuf>,
+    pool_size: u32,
+    connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: String,
+    format: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    token_cache_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScim {
+    default_page_size: u32,
+    max_page_size: u32,
+    bulk_max_operations: u32,
+    bulk_max_payload_bytes: usize,
+    rate_limit_per_second: u32,
+    rate_limit_burst: u32,
+}
+
+// ---------------------------------------------------------------- validated
+
+/// Validated settings. Construct with [`Settings::load`] or [`Settings::from_figment`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub auth: AuthSettings,
+    pub scim: ScimSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Without a trailing slash; `None` means "derive from the request".
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub workers: usize,
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub pool_size: u32,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub token_cache: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScimSettings {
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+    pub bulk_max_operations: u32,
+    pub bulk_max_payload_bytes: usize,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+}
+
+/// Which database, chosen from the URL scheme. A URL without a scheme we know is
+/// an error: diesel would otherwise silently open a SQLite file of that name.
+#[derive(Clone)]
+pub enum DatabaseUrl {
+    Postgres(SecretString),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if let Some(rest) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
+            if rest.is_empty() || rest.starts_with(":memory:") {
+                return Err(
+                    "a SQLite URL needs a file path, e.g. sqlite://data/rollcall.db".to_owned(),
+                );
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(rest)));
+        }
+        match url::Url::parse(raw) {
+            Ok(u) if u.scheme() == "postgres" || u.scheme() == "postgresql" => {
+                if u.host_str().is_none_or(str::is_empty) && !raw.contains("host=") {
+                    return Err("the PostgreSQL URL has no host".to_owned());
+                }
+                Ok(DatabaseUrl::Postgres(SecretString::from(raw.to_owned())))
+            }
+            Ok(u) => Err(format!(
+                "unsupported scheme `{}`: use postgres://… or sqlite://…",
+                u.scheme()
+            )),
+            Err(e) => Err(format!(
+                "not a URL ({e}): use postgres://user@host/db or sqlite://path/to/file.db"
+            )),
+        }
+    }
+
+    /// The URL with any password replaced by `***`, safe to print and log.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(secret) => match url::Url::parse(secret.expose_secret()) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    // Query parameters may carry `password=`.
+                    if u.query().is_some_and(|q| q.contains("password")) {
+                        u.set_query(Some("***"));
+                    }
+                    u.to_string()
+                }
+                Err(_) => "postgres://***".to_owned(),
+            },
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DatabaseUrl::Sqlite(_))
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+fn read_secret_file(key: &'static str, path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", path.display())))
+}
+
+impl Settings {
+    /// Load from every source (files and process environment).
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        Self::from_figment(sources.figment())
+    }
+
+    /// Validate an already merged figment (tests build their own).
+    pub fn from_figment(fig: Figment) -> Result<Self, ConfigError> {
+        let raw: RawSettings = fig.extract().map_err(describe_figment_error)?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: RawSettings) -> Result<Self, ConfigError> {
+        let db_url = match (&raw.database.url_file, &raw.database.url) {
+            (Some(path), _) => read_secret_file("database.url_file", path)?,
+            (None, Some(url)) => url.expose_secret().to_owned(),
+            (None, None) => return Err(ConfigError::invalid("database.url", "is not set")),
+        };
+        let url =
+            DatabaseUrl::parse(&db_url).map_err(|m| ConfigError::invalid("database.url", m))?;
+        if raw.database.pool_size == 0 {
+            return Err(ConfigError::invalid(
+                "database.pool_size",
+                "must be at least 1",
+            ));
+        }
+        let format = match raw.log.format.to_ascii_lowercase().as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::invalid(
+                    "log.format",
+                    format!("`{other}` is neither `text` nor `json`"),
+                ));
+            }
+        };
+        if raw.server.host.trim().is_empty() {
+            return Err(ConfigError::invalid("server.host", "is empty"));
+        }
+        let public_url = match raw.server.public_url.trim() {
+            "" => None,
+            s => {
+                let parsed = url::Url::parse(s)
+                    .map_err(|e| ConfigError::invalid("server.public_url", e.to_string()))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(ConfigError::invalid(
+                        "server.public_url",
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+                Some(s.trim_end_matches('/').to_owned())
+            }
+        };
+        if raw.server.max_body_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "server.max_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        let s = &raw.scim;
+        if s.max_page_size == 0 {
+            return Err(ConfigError::invalid(
+                "scim.max_page_size",
+                "must be at least 1",
+            ));
+        }
+        if s.default_page_size == 0 || s.default_page_size > s.max_page_size {
+            return Err(ConfigError::invalid(
+                "scim.default_page_size",
+                "must be between 1 and scim.max_page_size",
+            ));
+        }
+        if s.bulk_max_operations == 0 {
+            return Err(ConfigError::invalid(
+                "scim.bulk_max_operations",
+                "must be at least 1",
+            ));
+        }
+        Ok(Settings {
+            server: ServerSettings {
+                host: raw.server.host.trim().to_owned(),
+                port: raw.server.port,
+                public_url,
+                max_body_bytes: raw.server.max_body_bytes,
+                workers: raw.server.workers,
+                shutdown_timeout: Duration::from_secs(raw.server.shutdown_timeout_secs),
+            },
+            database: DatabaseSettings {
+                url,
+                pool_size: raw.database.pool_size,
+                connect_timeout: Duration::from_secs(raw.database.connect_timeout_secs.max(1)),
+            },
+            log: LogSettings {
+                level: raw.log.level,
+                format,
+            },
+            auth: AuthSettings {
+                token_cache: Duration::from_secs(raw.auth.token_cache_secs),
+            },
+            scim: ScimSettings {
+                default_page_size: s.default_page_size,
+                max_page_size: s.max_page_size,
+                bulk_max_operations: s.bulk_max_operations,
+                bulk_max_payload_bytes: s.bulk_max_payload_bytes,
+                rate_limit_per_second: s.rate_limit_per_second,
+                rate_limit_burst: s.rate_limit_burst.max(1),
+            },
+        })
+    }
+
+    /// The effective settings as TOML, secrets redacted (`rollcall check-config`).
+    pub fn to_redacted_toml(&self) -> String {
+        let s = self;
+        format!(
+            "[server]\nhost = {host:?}\nport = {port}\npublic_url = {public:?}\nmax_body_bytes = {body}\n\
+             workers = {workers}\nshutdown_timeout_secs = {shutdown}\n\n\
+             [database]\nurl = {url:?}\npool_size = {pool}\nconnect_timeout_secs = {connect}\n\n\
+             [log]\nlevel = {level:?}\nformat = {format:?}\n\n\
+             [auth]\ntoken_cache_secs = {cache}\n\n\
+             [scim]\ndefault_page_size = {dps}\nmax_page_size = {mps}\nbulk_max_operations = {bmo}\n\
+             bulk_max_payload_bytes = {bmp}\nrate_limit_per_second = {rl}\nrate_limit_burst = {rb}\n",
+            host = s.server.host,
+            port = s.server.port,
+            public = s.server.public_url.clone().unwrap_or_default(),
+            body = s.server.max_body_bytes,
+            workers = s.server.workers,
+            shutdown = s.server.shutdown_timeout.as_secs(),
+            url = s.database.url.redacted(),
+            pool = s.database.pool_size,
+            connect = s.database.connect_timeout.as_secs(),
+            level = s.log.level,
+            format = match s.log.format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            },
+            cache = s.auth.token_cache.as_secs(),
+            dps = s.scim.default_page_size,
+            mps = s.scim.max_page_size,
+            bmo = s.scim.bulk_max_operations,
+            bmp = s.scim.bulk_max_payload_bytes,
+            rl = s.scim.rate_limit_per_second,
+            rb = s.scim.rate_limit_burst,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn base() -> Figment {
+        Figment::from(Toml::string(DEFAULT_TOML))
+    }
+
+    #[test]
+    fn defaults_are_valid_and_use_embedded_sqlite() {
+        let s = Settings::from_figment(base()).unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert!(
+            matches!(&s.database.url, DatabaseUrl::Sqlite(p) if p == Path::new("data/rollcall.db"))
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Settings::from_figment(base().merge(Toml::string("[server]\nprot = 1\n")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown key `server.prot`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_section_is_named() {
+        let err = Settings::from_figment(base().merge(Toml::string("[serverr]\nport = 1\n")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown key `serverr`"), "{err}");
+    }
+
+    #[test]
+    fn overrides_apply() {
+        let s =
+            Settings::from_figment(base().merge(Serialized::default("server.port", 8081))).unwrap();
+        assert_eq!(s.server.port, 8081);
+    }
+
+    #[test]
+    fn malformed_database_urls_are_errors() {
+        for bad in [
+            "rollcall.db",
+            "mysql://x/y",
+            "sqlite://",
+            "postgres://",
+            "sqlite::memory:",
+        ] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad} should be refused");
+        }
+        assert!(DatabaseUrl::parse("postgres://u:p@localhost:5432/db").is_ok());
+        assert!(DatabaseUrl::parse("postgresql://localhost/db").is_ok());
+        assert!(DatabaseUrl::parse("sqlite:data/x.db").is_ok());
+    }
+
+    #[test]
+    fn redaction_hides_passwords() {
+        let url = DatabaseUrl::parse("postgres://app:hunter2@db.internal:5432/rollcall").unwrap();
+        let shown = url.redacted();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("app:***@db.internal"), "{shown}");
+        let s = Settings::from_figment(base().merge(Serialized::default(
+            "database.url",
+            "postgres://a:hunter2@h/d",
+        )))
+        .unwrap();
+        assert!(!s.to_redacted_toml().contains("hunter2"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_file_indirection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db-url");
+        std::fs::write(&path, "postgres://u:secret@127.0.0.1/x\n").unwrap();
+        let s = Settings::from_figment(base().merge(Serialized::default(
+            "database.url_file",
+            path.display().to_string(),
+        )))
+        .unwrap();
+        assert!(matches!(s.database.url, DatabaseUrl::Postgres(_)));
+        let missing = Settings::from_figment(
+            base().merge(Serialized::default("database.url_file", "/nonexistent/x")),
+        )
+        .unwrap_err();
+        assert!(missing.to_string().contains("database.url_file"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = Settings::from_figment(base().merge(Serialized::default("log.format", "xml")))
+            .unwrap_err();
+        assert!(err.to_string().contains("log.format"));
+        let err = Settings::from_figment(base().merge(Serialized::default("server.port", "x")))
+            .unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
+    }
+}

@@ -1,0 +1,444 @@
+//! The `rollcall` command line: run the gateway, migrate, check configuration,
+//! and administer orgs, workspaces, users and API keys directly on the store
+//! the server uses (not over HTTP). Commands only parse arguments and call the
+//! same `service` functions the admin API calls.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rollcall::configuration::{LogFormat, Settings, Sources};
+use rollcall::domain::UserStatus;
+use rollcall::domain::audit::Actor;
+use rollcall::error::AppError;
+use rollcall::service::{self, Ctx};
+use rollcall::startup::Application;
+use rollcall::store::Store;
+use secrecy::ExposeSecret;
+
+#[derive(Parser)]
+#[command(
+    name = "rollcall",
+    version,
+    about = "Identity provisioning gateway: SCIM 2.0, SSO, roles and workspace access"
+)]
+struct Cli {
+    /// Folder holding default.toml and {ROLLCALL_ENV}.toml.
+    #[arg(long, global = true, env = "ROLLCALL_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
+    /// Log format (overrides log.format).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Validate the configuration and print the effective settings, secrets redacted.
+    CheckConfig,
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Workspaces of an organization.
+    #[command(subcommand)]
+    Workspace(WorkspaceCmd),
+    /// Users of an organization.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Admin API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCmd),
+}
+
+#[derive(Subcommand)]
+enum OrgCmd {
+    /// Create an organization.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Permission preset to start from.
+        #[arg(long, default_value = "analytics")]
+        preset: String,
+    },
+    /// List organizations.
+    List,
+}
+
+#[derive(Args)]
+struct OrgArg {
+    /// Organization slug or id.
+    #[arg(long)]
+    org: String,
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCmd {
+    Create {
+        #[command(flatten)]
+        org: OrgArg,
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user (source `admin`, active).
+    Create {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long)]
+        email: Option<String>,
+        /// Defaults to the email.
+        #[arg(long)]
+        user_name: Option<String>,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        family_name: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List users, optionally searching userName, email and display name.
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, value_parser = parse_status)]
+        status: Option<UserStatus>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show one user, by id or userName.
+    Show {
+        #[command(flatten)]
+        org: OrgArg,
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCmd {
+    /// Create a key. The token is printed once, alone on stdout.
+    Create {
+        /// The org the key acts in.
+        #[arg(
+            long,
+            required_unless_present = "instance_admin",
+            conflicts_with = "instance_admin"
+        )]
+        org: Option<String>,
+        /// A key that can create orgs and act in every org.
+        #[arg(long)]
+        instance_admin: bool,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Role the key acts with in its org.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// List keys of an org, or the instance-admin keys.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+fn parse_status(s: &str) -> Result<UserStatus, String> {
+    s.parse()
+        .map_err(|e: rollcall::domain::user::UnknownVariant| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&Sources::from_process(cli.config_dir.clone())) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rollcall: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let format = match cli.log_format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        Some(LogFormatArg::Text) => LogFormat::Text,
+        None => settings.log.format,
+    };
+    rollcall::telemetry::init(&settings.log.level, format);
+    match run(cli.command, settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rollcall: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(settings),
+        Command::CheckConfig => {
+            print!("{}", settings.to_redacted_toml());
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = Store::open(&settings.database)?;
+            let applied = store.migrate()?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            }
+            for m in applied {
+                println!("applied {m}");
+            }
+            Ok(())
+        }
+        Command::Org(cmd) => org(&open(&settings)?, cmd),
+        Command::Workspace(cmd) => workspace(&open(&settings)?, cmd),
+        Command::User(cmd) => user(&open(&settings)?, cmd),
+        Command::ApiKey(cmd) => api_key(&open(&settings)?, cmd),
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let workers = settings.server.workers;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if workers > 0 {
+        rt.worker_threads(workers);
+    }
+    rt.enable_all().build()?.block_on(async move {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// The store, migrated, for administrative commands.
+fn open(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::open(&settings.database)?;
+    store.migrate()?;
+    Ok(store)
+}
+
+fn ctx() -> Ctx {
+    Ctx::new(Actor::cli(), None)
+}
+
+fn org(store: &Store, cmd: OrgCmd) -> anyhow::Result<()> {
+    match cmd {
+        OrgCmd::Create { slug, name, preset } => {
+            let org = store.write_blocking(|c| {
+                service::orgs::create(
+                    c,
+                    &ctx(),
+                    service::orgs::NewOrg {
+                        slug,
+                        name,
+                        preset: Some(preset),
+                    },
+                )
+            })?;
+            println!("created org {} ({}) id={}", org.slug, org.name, org.id);
+        }
+        OrgCmd::List => {
+            for o in store.read_blocking(service::orgs::list)? {
+                println!(
+                    "{}\t{}\t{}\tpreset={}",
+                    o.slug, o.id, o.name, o.settings.preset
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
+    match cmd {
+        WorkspaceCmd::Create { org, slug, name } => {
+            let ws = store.write_blocking(|c| {
+                let org = service::orgs::resolve(c, &org.org)?;
+                service::workspaces::create(
+                    c,
+                    &ctx(),
+                    &org,
+                    service::workspaces::NewWorkspace { slug, name },
+                )
+            })?;
+            println!("created workspace {} ({}) id={}", ws.slug, ws.name, ws.id);
+        }
+        WorkspaceCmd::List { org } => {
+            let list = store.read_blocking(|c| {
+                let org = service::orgs::resolve(c, &org.org)?;
+                service::workspaces::list(c, &org)
+            })?;
+            for w in list {
+                println!("{}\t{}\t{}", w.slug, w.id, w.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_user(u: &rollcall::store::users::User) {
+    println!(
+        "{}\t{}\t{}\t{}\t{}",
+        u.id,
+        u.user_name,
+        u.email.as_deref().unwrap_or("-"),
+        u.status,
+        u.source
+    );
+}
+
+fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Create {
+            org,
+            email,
+            user_name,
+            given_name,
+            family_name,
+            display_name,
+        } => {
+            let u = store.write_blocking(|c| {
+                let org = service::orgs::resolve(c, &org.org)?;
+                service::users::create(
+                    c,
+                    &ctx(),
+                    &org,
+                    service::users::NewUser {
+                        user_name,
+                        email,
+                        given_name,
+                        family_name,
+                        display_name,
+                        external_id: None,
+                    },
+                )
+            })?;
+            print_user(&u);
+        }
+        UserCmd::List {
+            org,
+            search,
+            status,
+            limit,
+        } => {
+            let page = store.read_blocking(|c| {
+                let org = service::orgs::resolve(c, &org.org)?;
+                service::users::list(
+                    c,
+                    &org,
+                    search,
+                    status,
+                    None,
+                    i64::from(limit.clamp(1, 10_000)),
+                )
+            })?;
+            for u in &page.items {
+                print_user(u);
+            }
+            if page.next_cursor.is_some() {
+                eprintln!("(more users; raise --limit)");
+            }
+        }
+        UserCmd::Show { org, user } => {
+            let u = store.read_blocking(|c| {
+                let org = service::orgs::resolve(c, &org.org)?;
+                service::users::find_by_id_or_name(c, &org, &user)
+            })?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&service::users::view(&u))?
+            );
+        }
+    }
+    Ok(())
+}
+
+fn api_key(store: &Store, cmd: ApiKeyCmd) -> anyhow::Result<()> {
+    match cmd {
+        ApiKeyCmd::Create {
+            org,
+            instance_admin,
+            name,
+            role,
+        } => {
+            let (key, token) = store.write_blocking(|c| -> Result<_, AppError> {
+                let org = org
+                    .as_deref()
+                    .map(|o| service::orgs::resolve(c, o))
+                    .transpose()?;
+                service::api_keys::create(
+                    c,
+                    &ctx(),
+                    service::api_keys::NewKey {
+                        org: org.as_ref(),
+                        name,
+                        role_key: role,
+                        instance_admin,
+                    },
+                )
+            })?;
+            eprintln!(
+                "created API key {} ({}); the token below is shown once:",
+                key.id,
+                if key.instance_admin {
+                    "instance admin".to_owned()
+                } else {
+                    format!("role {}", key.role_key.as_deref().unwrap_or("-"))
+                }
+            );
+            println!("{}", token.expose_secret());
+        }
+        ApiKeyCmd::List { org } => {
+            let keys = store.read_blocking(|c| -> Result<_, AppError> {
+                let org = org
+                    .as_deref()
+                    .map(|o| service::orgs::resolve(c, o))
+                    .transpose()?;
+                service::api_keys::list(c, org.as_ref())
+            })?;
+            for k in keys {
+                println!(
+                    "{}\t{}\trole={}\t{}",
+                    k.id,
+                    k.name,
+                    k.role_key.as_deref().unwrap_or("-"),
+                    if k.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+        }
+        ApiKeyCmd::Revoke { id } => {
+            let key = store.write_blocking(|c| {
+                let key = service::api_keys::get(c, &id)?;
+                service::api_keys::revoke(c, &ctx(), &key)
+            })?;
+            println!("revoked {}", key.id);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! `/api/v1/orgs/{org}/api-keys`: create (token shown once), list, revoke.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use secrecy::ExposeSecret;
+
+use super::dto::{ApiKeyDto, CreateApiKey, CreatedApiKey};
+use crate::auth::access::OrgAccess;
+use crate::error::{AppError, ErrorBody};
+use crate::service::{self, api_keys::NewKey};
+use crate::state::AppState;
+
+#[utoipa::path(
+    tag = "api-keys",
+    params(("org" = String, Path, description = "Org slug or id")),
+    request_body = CreateApiKey,
+    responses((status = 201, body = CreatedApiKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/orgs/{org}/api-keys")]
+pub async fn create_api_key(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    body: web::Json<CreateApiKey>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.into_inner();
+    let (key, token) = state
+        .store
+        .write(move |c| {
+            service::api_keys::create(
+                c,
+                &access.ctx,
+                NewKey {
+                    org: Some(&access.org),
+                    name: b.name,
+                    role_key: b.role,
+                    instance_admin: false,
+                },
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedApiKey {
+        key: key.into(),
+        token: token.expose_secret().to_owned(),
+    }))
+}
+
+#[utoipa::path(
+    tag = "api-keys",
+    params(("org" = String, Path, description = "Org slug or id")),
+    responses((status = 200, body = Vec<ApiKeyDto>)),
+    security(("bearer" = []))
+)]
+#[get("/orgs/{org}/api-keys")]
+pub async fn list_api_keys(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+) -> Result<HttpResponse, AppError> {
+    let keys = state
+        .store
+        .read(move |c| service::api_keys::list(c, Some(&access.org)))
+        .await?;
+    Ok(HttpResponse::Ok().json(keys.into_iter().map(ApiKeyDto::from).collect::<Vec<_>>()))
+}
+
+/// Revoke a key; it stops working at once on this node.
+#[utoipa::path(
+    tag = "api-keys",
+    params(("org" = String, Path, description = "Org slug or id"), ("id" = String, Path, description = "Key id")),
+    responses((status = 200, body = ApiKeyDto), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[delete("/orgs/{org}/api-keys/{id}")]
+pub async fn revoke_api_key(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (_, id) = path.into_inner();
+    let key = state
+        .store
+        .write(move |c| {
+            let key = service::api_keys::get(c, &id)?;
+            if key.org_id.as_ref() != Some(&access.org.id) {
+                return Err(AppError::not_found("API key", &id));
+            }
+            service::api_keys::revoke(c, &access.ctx, &key)
+        })
+        .await?;
+    state.api_keys.remove(&key.id);
+    Ok(HttpResponse::Ok().json(ApiKeyDto::from(key)))
+}

@@ -1,0 +1,273 @@
+//! Wire shapes of the admin API (`/api/v1`), documented in the OpenAPI
+//! document. Conversions from store records live here so handlers stay short.
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::audit::Actor;
+use crate::domain::{OrgSettings, UserSource, UserStatus};
+use crate::store::api_keys::ApiKey;
+use crate::store::audit::AuditEvent;
+use crate::store::orgs::Org;
+use crate::store::users::User;
+use crate::store::workspaces::Workspace;
+
+fn utc(t: NaiveDateTime) -> String {
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrgDto {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub settings: OrgSettings,
+    pub created_at: String,
+}
+
+impl From<Org> for OrgDto {
+    fn from(o: Org) -> Self {
+        OrgDto {
+            id: o.id.into_string(),
+            slug: o.slug,
+            name: o.name,
+            settings: o.settings,
+            created_at: utc(o.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrg {
+    /// URL-safe identifier: lower-case letters, digits, inner hyphens.
+    pub slug: String,
+    pub name: Option<String>,
+    /// Permission preset: analytics (default), workflow-roles,
+    /// permission-profiles, permission-sets, workspace-roles.
+    pub preset: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkspaceDto {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<Workspace> for WorkspaceDto {
+    fn from(w: Workspace) -> Self {
+        WorkspaceDto {
+            id: w.id.into_string(),
+            slug: w.slug,
+            name: w.name,
+            created_at: utc(w.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkspace {
+    pub slug: String,
+    pub name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserDto {
+    pub id: String,
+    pub user_name: String,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    pub status: UserStatus,
+    pub source: UserSource,
+    /// The SCIM directory that owns the user, if any.
+    pub directory_id: Option<String>,
+    /// Increases on every change; send it back in `If-Match` to update safely.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<User> for UserDto {
+    fn from(u: User) -> Self {
+        UserDto {
+            id: u.id.into_string(),
+            user_name: u.user_name,
+            email: u.email,
+            given_name: u.given_name,
+            family_name: u.family_name,
+            display_name: u.display_name,
+            external_id: u.external_id,
+            status: u.status,
+            source: u.source,
+            directory_id: u.directory_id.map(|d| d.into_string()),
+            version: u.version,
+            created_at: utc(u.created_at),
+            updated_at: utc(u.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Defaults to the email address. Unique per org, case-insensitive.
+    pub user_name: Option<String>,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub user_name: Option<String>,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    /// Case-insensitive substring of userName, email or display name.
+    pub q: Option<String>,
+    pub status: Option<UserStatus>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<UserDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEventDto {
+    pub id: String,
+    pub occurred_at: String,
+    pub actor: Actor,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub request_id: Option<String>,
+}
+
+impl From<AuditEvent> for AuditEventDto {
+    fn from(e: AuditEvent) -> Self {
+        AuditEventDto {
+            id: e.id.into_string(),
+            occurred_at: utc(e.occurred_at),
+            actor: e.actor,
+            action: e.action,
+            target_kind: e.target_kind,
+            target_id: e.target_id,
+            before: e.before,
+            after: e.after,
+            request_id: e.request_id,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Actor id (API key id, directory id, user id).
+    pub actor: Option<String>,
+    /// Target id (user id, group id, …).
+    pub target: Option<String>,
+    /// Exact action, e.g. `user.created`.
+    pub action: Option<String>,
+    /// RFC 3339 time; events at or after it.
+    pub since: Option<String>,
+    /// RFC 3339 time; events before it.
+    pub until: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEventDto>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyDto {
+    pub id: String,
+    pub name: String,
+    pub role: Option<String>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<ApiKey> for ApiKeyDto {
+    fn from(k: ApiKey) -> Self {
+        ApiKeyDto {
+            id: k.id.into_string(),
+            name: k.name,
+            role: k.role_key,
+            created_at: utc(k.created_at),
+            last_used_at: k.last_used_at.map(utc),
+            revoked_at: k.revoked_at.map(utc),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    /// Role the key acts with (default: the preset's owner role).
+    pub role: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKeyDto,
+    /// The bearer token. Shown once; only its hash is stored.
+    pub token: String,
+}
+
+/// Parse an RFC 3339 time from a query parameter.
+pub fn parse_time(field: &'static str, s: &str) -> Result<NaiveDateTime, crate::error::AppError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.naive_utc())
+        .map_err(|_| {
+            crate::error::AppError::bad_request(format!(
+                "{field}: `{s}` is not an RFC 3339 time such as 2026-01-31T12:00:00Z"
+            ))
+        })
+}
+
+/// `If-Match` as a user version: `"3"`, `W/"3"` or `3`.
+pub fn if_match_version(
+    req: &actix_web::HttpRequest,
+) -> Result<Option<i64>, crate::error::AppError> {
+    let Some(v) = req.headers().get(actix_web::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or_default().trim();
+    let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+    s.parse().map(Some).map_err(|_| {
+        crate::error::AppError::bad_request("If-Match must carry a version such as \"3\"")
+    })
+}

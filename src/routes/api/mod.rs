@@ -1,0 +1,68 @@
+//! The admin REST API under `/api/v1`, with its OpenAPI document generated
+//! from the handlers' annotations and served at `/api/v1/openapi.json`.
+
+pub mod api_keys;
+pub mod audit;
+pub mod dto;
+pub mod orgs;
+pub mod users;
+pub mod workspaces;
+
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rollcall admin API",
+        description = "Organizations, workspaces, users, roles and audit of the rollcall identity gateway. \
+                       Authenticate with an API key: `Authorization: Bearer rk_…`."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::ErrorBody))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Mount every admin API handler (paths relative to `/api/v1`).
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(orgs::create_org)
+        .service(orgs::list_orgs)
+        .service(orgs::get_org)
+        .service(workspaces::create_workspace)
+        .service(workspaces::list_workspaces)
+        .service(workspaces::get_workspace)
+        .service(users::create_user)
+        .service(users::list_users)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(users::suspend_user)
+        .service(users::reactivate_user)
+        .service(audit::list_audit)
+        .service(api_keys::create_api_key)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::revoke_api_key);
+}
+
+/// The OpenAPI document of everything [`configure`] mounts.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa_actix_web::AppExt;
+    let (_, doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(utoipa_actix_web::scope("/api/v1").configure(configure))
+        .split_for_parts();
+    doc
+}

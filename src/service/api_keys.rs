@@ -1,0 +1,123 @@
+//! Admin API keys: create (token shown once), list, revoke, and authenticate a
+//! presented token.
+
+use secrecy::SecretString;
+
+use crate::auth::Principal;
+use crate::auth::token;
+use crate::domain::{ApiKeyId, Label};
+use crate::error::AppError;
+use crate::service::Ctx;
+use crate::store::api_keys::{ApiKey, NewApiKey};
+use crate::store::orgs::Org;
+use crate::store::{self, DbConnection, StoreError, audit};
+
+pub const TOKEN_PREFIX: &str = "rk";
+
+pub struct NewKey<'a> {
+    /// `None` with `instance_admin`.
+    pub org: Option<&'a Org>,
+    pub name: String,
+    pub role_key: Option<String>,
+    pub instance_admin: bool,
+}
+
+/// What audit events and listings show of a key (never the hash).
+pub fn view(k: &ApiKey) -> serde_json::Value {
+    serde_json::json!({
+        "id": k.id,
+        "name": k.name,
+        "org_id": k.org_id,
+        "role": k.role_key,
+        "instance_admin": k.instance_admin,
+        "created_at": k.created_at,
+        "last_used_at": k.last_used_at,
+        "revoked_at": k.revoked_at,
+    })
+}
+
+/// Create a key. The token is returned once and never stored.
+pub fn create(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    input: NewKey<'_>,
+) -> Result<(ApiKey, SecretString), AppError> {
+    let name = Label::parse("name", &input.name)?;
+    match (input.instance_admin, input.org) {
+        (true, Some(_)) => {
+            return Err(AppError::bad_request(
+                "an instance-admin key belongs to no organization",
+            ));
+        }
+        (false, None) => return Err(AppError::bad_request("an API key needs an organization")),
+        _ => {}
+    }
+    let issued = token::issue(TOKEN_PREFIX);
+    let id = ApiKeyId::from_trusted(issued.id.hyphenated().to_string());
+    let key = store::api_keys::insert(
+        conn,
+        NewApiKey {
+            id: &id,
+            org_id: input.org.map(|o| &o.id),
+            name: name.as_str(),
+            role_key: input.role_key.as_deref(),
+            instance_admin: input.instance_admin,
+            secret_hash: &issued.hash,
+        },
+        ctx.now,
+    )?;
+    audit::insert(
+        conn,
+        &[ctx.event(
+            input.org.map(|o| &o.id),
+            "api_key.created",
+            "api_key",
+            Some(key.id.to_string()),
+            None,
+            Some(view(&key)),
+        )],
+    )?;
+    Ok((key, issued.token))
+}
+
+pub fn list(conn: &mut DbConnection, org: Option<&Org>) -> Result<Vec<ApiKey>, AppError> {
+    Ok(store::api_keys::list(conn, org.map(|o| &o.id))?)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<ApiKey, AppError> {
+    let not_found = || AppError::not_found("API key", id);
+    let kid: ApiKeyId = id.parse().map_err(|_| not_found())?;
+    store::api_keys::get(conn, &kid).map_err(|e| match e {
+        StoreError::NotFound => not_found(),
+        other => other.into(),
+    })
+}
+
+pub fn revoke(conn: &mut DbConnection, ctx: &Ctx, key: &ApiKey) -> Result<ApiKey, AppError> {
+    let after = store::api_keys::revoke(conn, &key.id, ctx.now)?;
+    if key.revoked_at.is_none() {
+        audit::insert(
+            conn,
+            &[ctx.event(
+                key.org_id.as_ref(),
+                "api_key.revoked",
+                "api_key",
+                Some(key.id.to_string()),
+                Some(view(key)),
+                Some(view(&after)),
+            )],
+        )?;
+    }
+    Ok(after)
+}
+
+/// Check a presented token against its stored hash (constant time). Errors
+/// never say which part was wrong.
+pub fn verify(key: Option<ApiKey>, secret: &str) -> Result<Principal, AppError> {
+    let refused = || AppError::Unauthenticated("invalid or revoked API key".to_owned());
+    let key = key.ok_or_else(refused)?;
+    if !token::verify(secret, &key.secret_hash) || key.revoked_at.is_some() {
+        return Err(refused());
+    }
+    Ok(Principal::from_key(&key))
+}

@@ -1,0 +1,64 @@
+//! Operations the admin API and the CLI share: parse, authorise, write through
+//! the store inside one transaction, and record the audit event in that same
+//! transaction. Functions take `&mut DbConnection` (already inside the
+//! caller's transaction) and a [`Ctx`] saying who acts, for which request, when.
+
+pub mod api_keys;
+pub mod audit;
+pub mod orgs;
+pub mod users;
+pub mod workspaces;
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use crate::domain::OrgId;
+use crate::domain::audit::Actor;
+use crate::store::audit::NewAuditEvent;
+
+/// Who is acting, in which request, at what time. Time is passed in (never read
+/// from the clock inside an operation) so tests control it.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub now: NaiveDateTime,
+}
+
+impl Ctx {
+    pub fn new(actor: Actor, request_id: Option<String>) -> Ctx {
+        Ctx {
+            actor,
+            request_id,
+            now: crate::store::now(),
+        }
+    }
+
+    /// An audit event for a change made in this context.
+    pub fn event(
+        &self,
+        org: Option<&OrgId>,
+        action: &'static str,
+        target_kind: &'static str,
+        target_id: Option<String>,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> NewAuditEvent {
+        NewAuditEvent {
+            org_id: org.cloned(),
+            actor: self.actor.clone(),
+            action,
+            target_kind,
+            target_id,
+            before,
+            after,
+            request_id: self.request_id.clone(),
+            occurred_at: self.now,
+        }
+    }
+}
+
+/// Clamp a client's page size to `1..=max`, defaulting when absent.
+pub fn page_size(requested: Option<u32>, default: u32, max: u32) -> i64 {
+    i64::from(requested.unwrap_or(default).clamp(1, max))
+}

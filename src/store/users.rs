@@ -1,0 +1,345 @@
+//! Users: the canonical record of a person in an org (SPEC §1).
+//!
+//! Case-insensitive uniqueness of `userName` and email is enforced by partial
+//! unique indexes on the canonical lower-case columns, ignoring deprovisioned
+//! users. Every update is checked against the `version` column in its WHERE
+//! clause, so two writers racing on one user end with one success and one
+//! [`StoreError::VersionConflict`] — never a lost write.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::{DbConnection, PageCursor, StoreError};
+use crate::domain::{DirectoryId, Email, OrgId, UserId, UserName, UserSource, UserStatus};
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+struct UserRow {
+    id: String,
+    org_id: String,
+    user_name: String,
+    user_name_lower: String,
+    email: Option<String>,
+    email_lower: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    display_name: Option<String>,
+    external_id: Option<String>,
+    directory_id: Option<String>,
+    status: String,
+    source: String,
+    scim: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    deprovisioned_at: Option<NaiveDateTime>,
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub org_id: OrgId,
+    pub user_name: String,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    /// The SCIM directory that owns this user, if any.
+    pub directory_id: Option<DirectoryId>,
+    pub status: UserStatus,
+    pub source: UserSource,
+    /// The SCIM resource as last received (attributes we do not model included).
+    pub scim: serde_json::Value,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub deprovisioned_at: Option<NaiveDateTime>,
+}
+
+impl User {
+    pub fn cursor(&self) -> PageCursor {
+        PageCursor {
+            created_at: self.created_at,
+            id: self.id.as_str().to_owned(),
+        }
+    }
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: UserId::from_trusted(r.id),
+            org_id: OrgId::from_trusted(r.org_id),
+            user_name: r.user_name,
+            email: r.email,
+            given_name: r.given_name,
+            family_name: r.family_name,
+            display_name: r.display_name,
+            external_id: r.external_id,
+            directory_id: r.directory_id.map(DirectoryId::from_trusted),
+            status: r.status.parse().map_err(StoreError::corrupt)?,
+            source: r.source.parse().map_err(StoreError::corrupt)?,
+            scim: serde_json::from_str(&r.scim)?,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deprovisioned_at: r.deprovisioned_at,
+        })
+    }
+}
+
+/// The writable state of a user: what inserts and updates set.
+#[derive(Debug, Clone)]
+pub struct UserFields {
+    pub user_name: UserName,
+    pub email: Option<Email>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    pub directory_id: Option<DirectoryId>,
+    pub status: UserStatus,
+    pub source: UserSource,
+    pub scim: serde_json::Value,
+}
+
+impl UserFields {
+    /// The current state of `user`, to be modified and written back.
+    pub fn of(user: &User) -> Result<UserFields, StoreError> {
+        Ok(UserFields {
+            user_name: UserName::parse(&user.user_name).map_err(StoreError::corrupt)?,
+            email: user
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            display_name: user.display_name.clone(),
+            external_id: user.external_id.clone(),
+            directory_id: user.directory_id.clone(),
+            status: user.status,
+            source: user.source,
+            scim: user.scim.clone(),
+        })
+    }
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+struct UserChanges<'a> {
+    user_name: &'a str,
+    user_name_lower: &'a str,
+    email: Option<&'a str>,
+    email_lower: Option<&'a str>,
+    given_name: Option<&'a str>,
+    family_name: Option<&'a str>,
+    display_name: Option<&'a str>,
+    external_id: Option<&'a str>,
+    directory_id: Option<&'a str>,
+    status: &'a str,
+    source: &'a str,
+    scim: String,
+    updated_at: NaiveDateTime,
+    deprovisioned_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    f: &UserFields,
+    now: NaiveDateTime,
+) -> Result<User, StoreError> {
+    let row = UserRow {
+        id: UserId::generate().into_string(),
+        org_id: org.as_str().to_owned(),
+        user_name: f.user_name.as_str().to_owned(),
+        user_name_lower: f.user_name.canonical().to_owned(),
+        email: f.email.as_ref().map(|e| e.as_str().to_owned()),
+        email_lower: f.email.as_ref().map(|e| e.canonical().to_owned()),
+        given_name: f.given_name.clone(),
+        family_name: f.family_name.clone(),
+        display_name: f.display_name.clone(),
+        external_id: f.external_id.clone(),
+        directory_id: f.directory_id.as_ref().map(|d| d.as_str().to_owned()),
+        status: f.status.as_str().to_owned(),
+        source: f.source.as_str().to_owned(),
+        scim: serde_json::to_string(&f.scim)?,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        deprovisioned_at: (f.status == UserStatus::Deprovisioned).then_some(now),
+    };
+    diesel::insert_into(users::table)
+        .values(&row)
+        .execute(conn)?;
+    row.try_into()
+}
+
+/// Write `f` over the user if it is still at `expected_version`; the version
+/// is bumped. A mismatch is [`StoreError::VersionConflict`]; a missing user
+/// [`StoreError::NotFound`].
+pub fn update(
+    conn: &mut DbConnection,
+    user: &User,
+    expected_version: i64,
+    f: &UserFields,
+    now: NaiveDateTime,
+) -> Result<User, StoreError> {
+    let deprovisioned_at = match (f.status, user.deprovisioned_at) {
+        (UserStatus::Deprovisioned, Some(at)) => Some(at),
+        (UserStatus::Deprovisioned, None) => Some(now),
+        _ => None,
+    };
+    let changes = UserChanges {
+        user_name: f.user_name.as_str(),
+        user_name_lower: f.user_name.canonical(),
+        email: f.email.as_ref().map(Email::as_str),
+        email_lower: f.email.as_ref().map(Email::canonical),
+        given_name: f.given_name.as_deref(),
+        family_name: f.family_name.as_deref(),
+        display_name: f.display_name.as_deref(),
+        external_id: f.external_id.as_deref(),
+        directory_id: f.directory_id.as_ref().map(DirectoryId::as_str),
+        status: f.status.as_str(),
+        source: f.source.as_str(),
+        scim: serde_json::to_string(&f.scim)?,
+        updated_at: now,
+        deprovisioned_at,
+    };
+    let n = diesel::update(
+        users::table
+            .filter(users::id.eq(user.id.as_str()))
+            .filter(users::org_id.eq(user.org_id.as_str()))
+            .filter(users::version.eq(expected_version)),
+    )
+    .set((&changes, users::version.eq(users::version + 1)))
+    .execute(conn)?;
+    if n == 0 {
+        // Tell "gone" from "changed underneath us".
+        get(conn, &user.org_id, &user.id)?;
+        return Err(StoreError::VersionConflict);
+    }
+    get(conn, &user.org_id, &user.id)
+}
+
+/// A user of the org by id, whatever its status.
+pub fn get(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> Result<User, StoreError> {
+    users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(users::id.eq(id.as_str()))
+        .select(UserRow::as_select())
+        .first(conn)?
+        .try_into()
+}
+
+/// The live (not deprovisioned) user with this canonical userName.
+pub fn find_by_user_name(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    user_name_lower: &str,
+) -> Result<Option<User>, StoreError> {
+    users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(users::user_name_lower.eq(user_name_lower))
+        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(User::try_from)
+        .transpose()
+}
+
+/// The live user with this canonical email.
+pub fn find_by_email(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    email_lower: &str,
+) -> Result<Option<User>, StoreError> {
+    users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(users::email_lower.eq(email_lower))
+        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(User::try_from)
+        .transpose()
+}
+
+/// Filters for the admin listing.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Case-insensitive substring of userName, email or display name.
+    pub search: Option<String>,
+    pub status: Option<UserStatus>,
+    pub after: Option<PageCursor>,
+    pub limit: i64,
+}
+
+/// Escape LIKE wildcards so user input matches literally (`ESCAPE '\'`).
+pub fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Users of the org in creation order, after the cursor.
+pub fn list(conn: &mut DbConnection, org: &OrgId, q: &UserQuery) -> Result<Vec<User>, StoreError> {
+    let mut query = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .select(UserRow::as_select())
+        .order((users::created_at, users::id))
+        .limit(q.limit)
+        .into_boxed();
+    if let Some(status) = q.status {
+        query = query.filter(users::status.eq(status.as_str()));
+    }
+    if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            like_escape(&crate::domain::names::canonical_lower(search))
+        );
+        query = query.filter(
+            users::user_name_lower
+                .like(pattern.clone())
+                .escape('\\')
+                .or(users::email_lower.like(pattern.clone()).escape('\\'))
+                .or(lower(users::display_name).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(after) = &q.after {
+        query = query.filter(
+            users::created_at.gt(after.created_at).or(users::created_at
+                .eq(after.created_at)
+                .and(users::id.gt(after.id.clone()))),
+        );
+    }
+    query.load(conn)?.into_iter().map(User::try_from).collect()
+}
+
+/// Active users of the org holding one of these user ids (for owner counts).
+pub fn count_active_among(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    ids: &[String],
+) -> Result<i64, StoreError> {
+    Ok(users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(users::status.eq(UserStatus::Active.as_str()))
+        .filter(users::id.eq_any(ids))
+        .count()
+        .get_result(conn)?)
+}
