@@ -129,9 +129,12 @@ impl Store {
                 Backend::Sqlite
             }
         };
+        // Connections are opened on demand (min_idle 0) and then kept: a
+        // background connect racing process exit crashes libpq's TLS teardown
+        // (OPENSSL_cleanup), and the CLI needs exactly one connection.
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size)
-            .min_idle(Some(1))
+            .min_idle(Some(0))
             .connection_timeout(settings.connect_timeout)
             .idle_timeout(Some(Duration::from_secs(600)))
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
@@ -139,6 +142,11 @@ impl Store {
                 url: settings.url.clone(),
             })
             .map_err(|e| StoreError::Connect(format!("{}: {e}", settings.url.redacted())))?;
+        // Fail now, with the database's own message, if it cannot be reached.
+        let probe = pool
+            .get()
+            .map_err(|e| StoreError::Connect(format!("{}: {e}", settings.url.redacted())))?;
+        drop(probe);
         Ok(Store { pool, backend })
     }
 

@@ -1,0 +1,9 @@
+//! The one integration test binary (one link of the dependency tree): the
+//! storage conformance suite on both backends, the HTTP API against the real
+//! server on port 0, and the CLI binary.
+
+mod support;
+
+mod api_foundation;
+mod cli;
+mod store_conformance;

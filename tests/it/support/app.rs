@@ -1,0 +1,149 @@
+//! The real server on port 0 over a test database, and a client for it.
+
+use reqwest::{Method, StatusCode};
+use rollcall::domain::audit::Actor;
+use rollcall::service::{self, Ctx};
+use rollcall::startup::Application;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use super::db::{Backend, TestDb};
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub base: String,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// A response read whole: status, headers, JSON body (Null when empty or not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let db = TestDb::new(backend);
+        let app = Application::with_store(db.settings(), db.store()).expect("build app");
+        let base = format!("http://{}", app.address());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            db,
+            base,
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            handle,
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request failed");
+        read(resp).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Create an org through the CLI's code path and an API key for it.
+    pub fn org_with_key(&self, slug: &str) -> String {
+        let store = self.db.store();
+        let ctx = Ctx::new(Actor::cli(), None);
+        let slug = slug.to_owned();
+        let (_, token) = store
+            .write_blocking(|c| -> Result<_, rollcall::error::AppError> {
+                let org = service::orgs::create(
+                    c,
+                    &ctx,
+                    service::orgs::NewOrg {
+                        slug,
+                        name: None,
+                        preset: None,
+                    },
+                )?;
+                service::api_keys::create(
+                    c,
+                    &ctx,
+                    service::api_keys::NewKey {
+                        org: Some(&org),
+                        name: "test".into(),
+                        role_key: None,
+                        instance_admin: false,
+                    },
+                )
+            })
+            .unwrap();
+        token.expose_secret().to_owned()
+    }
+
+    pub fn instance_admin_key(&self) -> String {
+        let ctx = Ctx::new(Actor::cli(), None);
+        let (_, token) = self
+            .db
+            .store()
+            .write_blocking(|c| {
+                service::api_keys::create(
+                    c,
+                    &ctx,
+                    service::api_keys::NewKey {
+                        org: None,
+                        name: "root".into(),
+                        role_key: None,
+                        instance_admin: true,
+                    },
+                )
+            })
+            .unwrap();
+        token.expose_secret().to_owned()
+    }
+}
+
+pub async fn read(resp: reqwest::Response) -> Reply {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop without waiting; the runtime ends with the test.
+        let handle = self.handle.clone();
+        drop(handle.stop(false));
+    }
+}
