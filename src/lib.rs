@@ -12,6 +12,7 @@ pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod routes;
+pub mod scim;
 pub mod service;
 pub mod startup;
 pub mod state;

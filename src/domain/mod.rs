@@ -2,6 +2,7 @@
 //! lifecycle, org settings, and (in `authz`) the role and permission engine.
 
 pub mod audit;
+pub mod authz;
 pub mod ids;
 pub mod names;
 pub mod org;

@@ -1,0 +1,65 @@
+//! The permission engine of rollcall (SPEC §2): pure, deterministic and
+//! explainable. No I/O happens here — no files, no clock, no database; the
+//! presets are compiled into the binary.
+//!
+//! What lives where:
+//! - [`ids`]: identifiers and the validated [`PermissionKey`] /
+//!   [`ResourceType`].
+//! - [`catalogue`]: permission definitions — scope, kind
+//!   (plain, module, override, derived rule) — and the fixed gateway
+//!   catalogue.
+//! - [`role`]: roles, permission sets, org defaults (records).
+//! - [`subject`]: the per-user input ([`Subject`]) and the
+//!   question ([`Query`]).
+//! - [`policy`]: [`Policy`], the validated and compiled per-org
+//!   data.
+//! - [`engine`]: [`check`] and friends; its module docs state
+//!   the evaluation order and how the spec's open points were resolved.
+//! - [`grant`]: granting limits ("nobody grants what they do not
+//!   hold"), permission-set editing and attaching.
+//! - [`sources`]: where a user's org-level role comes from
+//!   (admin, invite, SCIM groups and roles, SSO claims, default) and what an
+//!   SSO-default user's own workspace pick sets.
+//! - [`presets`]: the five built-in presets, as embedded TOML.
+
+pub mod catalogue;
+pub mod engine;
+pub mod grant;
+pub mod ids;
+pub mod policy;
+pub mod presets;
+pub mod role;
+pub mod sources;
+pub mod subject;
+
+#[cfg(test)]
+mod tests;
+
+pub use catalogue::{
+    GATEWAY_PERMISSIONS, Lifts, ModuleAction, PermissionDef, PermissionKind, Rule, ScopeKind,
+    gateway_catalogue,
+};
+pub use engine::{
+    CheckError, Decision, Effect, Reason, Step, WorkspaceVisibility, check, effective_permissions,
+    is_anonymized, visible_workspaces,
+};
+pub use grant::{
+    APP_BUILD, GrantError, can_attach_set_to_role, can_edit_set, can_grant_permission,
+    can_grant_role,
+};
+pub use ids::{
+    BindingId, GroupId, KeyError, MappingId, OverrideId, PermissionKey, ResourceId, ResourceType,
+    RoleId, RoleKey, SetId, UserId, WorkspaceId,
+};
+pub use policy::{APPLICATION, Policy, PolicyError};
+pub use presets::{Preset, PresetError};
+pub use role::{Grant, OrgDefaults, PermissionSet, Role, VisibilityMode};
+pub use sources::{
+    CurrentBinding, GroupMapping, MappedBinding, MappingKind, Refusal, RoleResolution,
+    RoleResolutionInput, RolesManagedBy, ScimRole, WorkspaceUpdate, check_admin_role_edit,
+    resolve_org_role, workspace_pick,
+};
+pub use subject::{
+    Binding, BindingScope, BindingSource, IndividualOverride, Principal, Query, ResourceRef,
+    Subject, UserStatus, WorkspaceAccess, WorkspaceList,
+};
