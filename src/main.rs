@@ -151,9 +151,12 @@ enum ApiKeyCmd {
         instance_admin: bool,
         #[arg(long, default_value = "cli")]
         name: String,
-        /// Role the key acts with in its org.
-        #[arg(long)]
+        /// Role the key acts with in its org (default: the owner role).
+        #[arg(long, conflicts_with = "user")]
         role: Option<String>,
+        /// A personal key: acts as this user (id or userName), with their access.
+        #[arg(long)]
+        user: Option<String>,
     },
     /// List keys of an org, or the instance-admin keys.
     List {
@@ -382,12 +385,18 @@ fn api_key(store: &Store, cmd: ApiKeyCmd) -> anyhow::Result<()> {
             instance_admin,
             name,
             role,
+            user,
         } => {
             let (key, token) = store.write_blocking(|c| -> Result<_, AppError> {
                 let org = org
                     .as_deref()
                     .map(|o| service::orgs::resolve(c, o))
                     .transpose()?;
+                let user = match (&org, user.as_deref()) {
+                    (Some(o), Some(u)) => Some(service::users::find_by_id_or_name(c, o, u)?),
+                    (None, Some(_)) => return Err(AppError::bad_request("--user needs --org")),
+                    _ => None,
+                };
                 service::api_keys::create(
                     c,
                     &ctx(),
@@ -396,6 +405,7 @@ fn api_key(store: &Store, cmd: ApiKeyCmd) -> anyhow::Result<()> {
                         name,
                         role_key: role,
                         instance_admin,
+                        user: user.as_ref(),
                     },
                 )
             })?;

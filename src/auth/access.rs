@@ -1,21 +1,27 @@
 //! [`OrgAccess`]: the proof that a request may act inside one org — the org
-//! named in the path, resolved, and the authenticated principal allowed there.
-//! Handlers under `/api/v1/orgs/{org}/…` take it as an extractor.
+//! named in the path, resolved; the authenticated principal admitted there;
+//! the org's compiled policy; and the [`Authority`] the principal acts with.
+//! Handlers under `/api/v1/orgs/{org}/…` take it as an extractor and call
+//! [`OrgAccess::require`] with the gateway permission their action needs.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::{Principal, request_id};
 use crate::error::AppError;
 use crate::service::Ctx;
+use crate::service::authz::{Authority, OrgPolicy};
 use crate::state::AppState;
 use crate::store::orgs::Org;
 
 pub struct OrgAccess {
     pub org: Org,
+    pub policy: Arc<OrgPolicy>,
     pub principal: Principal,
+    pub authority: Authority,
     pub ctx: Ctx,
 }
 
@@ -31,6 +37,60 @@ impl OrgAccess {
             ))),
         }
     }
+
+    /// Require a gateway (or any org-level) permission of the acting principal.
+    pub fn require(&self, permission: &str) -> Result<(), AppError> {
+        self.authority.require(&self.policy.policy, permission)
+    }
+}
+
+/// Resolve the org (cached briefly), its policy (cached per version) and the
+/// principal's authority; one database round trip on a cold cache, none warm.
+async fn resolve(state: web::Data<AppState>, principal: Principal, org_key: String) -> Result<(Org, Arc<OrgPolicy>, Authority), AppError> {
+    let cached_org = state.orgs.get(&org_key);
+    let cached_policy = cached_org.as_ref().and_then(|o| state.policies.get(o));
+    let personal = match &principal {
+        Principal::OrgKey { user_id: Some(u), .. } => Some(u.clone()),
+        _ => None,
+    };
+    let (org, policy, subject) = match (cached_org, cached_policy, &personal) {
+        (Some(org), Some(policy), None) => (org, policy, None),
+        (cached_org, cached_policy, _) => {
+            state
+                .store
+                .read(move |c| -> Result<_, AppError> {
+                    let org = match cached_org {
+                        Some(o) => o,
+                        None => crate::service::orgs::resolve(c, &org_key)?,
+                    };
+                    let policy = match cached_policy {
+                        Some(p) => p,
+                        None => Arc::new(OrgPolicy::load(c, &org)?),
+                    };
+                    let subject = match &personal {
+                        Some(user) => Some(crate::store::access::subject(c, &org.id, user).map_err(|e| match e {
+                            crate::store::StoreError::NotFound => {
+                                AppError::Unauthenticated("the user behind this key no longer exists".to_owned())
+                            }
+                            other => other.into(),
+                        })?),
+                        None => None,
+                    };
+                    Ok((org, policy, subject))
+                })
+                .await?
+        }
+    };
+    state.orgs.put(org.slug.clone(), org.clone());
+    state.orgs.put(org.id.to_string(), org.clone());
+    state.policies.put(&org, policy.clone());
+    OrgAccess::admit(&principal, &org)?;
+    let authority = match (&principal, subject) {
+        (Principal::InstanceAdmin { .. }, _) => Authority::Operator,
+        (Principal::OrgKey { name, .. }, Some(subject)) => Authority::of_user(subject, &format!("personal key `{name}`"))?,
+        (Principal::OrgKey { name, role_key, .. }, None) => Authority::of_role(&policy, role_key.as_deref(), name)?,
+    };
+    Ok((org, policy, authority))
 }
 
 impl FromRequest for OrgAccess {
@@ -44,19 +104,15 @@ impl FromRequest for OrgAccess {
         let request_id = request_id(req);
         Box::pin(async move {
             let principal = principal.await?;
-            let state =
-                state.ok_or_else(|| AppError::Internal("application state missing".to_owned()))?;
-            let org_key =
-                org_key.ok_or_else(|| AppError::Internal("route has no {org}".to_owned()))?;
-            let org = state
-                .store
-                .read(move |c| crate::service::orgs::resolve(c, &org_key))
-                .await?;
-            OrgAccess::admit(&principal, &org)?;
+            let state = state.ok_or_else(|| AppError::Internal("application state missing".to_owned()))?;
+            let org_key = org_key.ok_or_else(|| AppError::Internal("route has no {org}".to_owned()))?;
+            let (org, policy, authority) = resolve(state, principal.clone(), org_key).await?;
             let ctx = Ctx::new(principal.actor(), request_id);
             Ok(OrgAccess {
                 org,
+                policy,
                 principal,
+                authority,
                 ctx,
             })
         })

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::domain::audit::{Actor, ActorKind};
-use crate::domain::{ApiKeyId, OrgId};
+use crate::domain::{ApiKeyId, OrgId, UserId};
 use crate::error::AppError;
 use crate::service::api_keys::{self, TOKEN_PREFIX};
 use crate::state::AppState;
@@ -32,6 +32,8 @@ pub enum Principal {
         name: String,
         org_id: OrgId,
         role_key: Option<String>,
+        /// A personal key acts as this user.
+        user_id: Option<UserId>,
     },
 }
 
@@ -43,6 +45,7 @@ impl Principal {
                 name: k.name.clone(),
                 org_id: org.clone(),
                 role_key: k.role_key.clone(),
+                user_id: k.user_id.clone(),
             },
             _ => Principal::InstanceAdmin {
                 key_id: k.id.clone(),

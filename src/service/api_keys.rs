@@ -9,7 +9,9 @@ use crate::domain::{ApiKeyId, Label};
 use crate::error::AppError;
 use crate::service::Ctx;
 use crate::store::api_keys::{ApiKey, NewApiKey};
+use crate::service::authz::OrgPolicy;
 use crate::store::orgs::Org;
+use crate::store::users::User;
 use crate::store::{self, DbConnection, StoreError, audit};
 
 pub const TOKEN_PREFIX: &str = "rk";
@@ -18,7 +20,10 @@ pub struct NewKey<'a> {
     /// `None` with `instance_admin`.
     pub org: Option<&'a Org>,
     pub name: String,
+    /// The role an org key acts with; default: the org's owner role.
     pub role_key: Option<String>,
+    /// A personal key acts as this user instead of with a role.
+    pub user: Option<&'a User>,
     pub instance_admin: bool,
 }
 
@@ -30,6 +35,7 @@ pub fn view(k: &ApiKey) -> serde_json::Value {
         "org_id": k.org_id,
         "role": k.role_key,
         "instance_admin": k.instance_admin,
+        "user_id": k.user_id,
         "created_at": k.created_at,
         "last_used_at": k.last_used_at,
         "revoked_at": k.revoked_at,
@@ -52,6 +58,30 @@ pub fn create(
         (false, None) => return Err(AppError::bad_request("an API key needs an organization")),
         _ => {}
     }
+    let role_key = match (input.org, &input.user, input.role_key) {
+        (Some(_), Some(_), Some(_)) => {
+            return Err(AppError::bad_request(
+                "a personal key acts with its user's access; it takes no role",
+            ));
+        }
+        (Some(org), None, role) => {
+            let policy = OrgPolicy::load(conn, org)?;
+            let role = match role {
+                Some(k) => policy.role(&k)?,
+                None => policy
+                    .owner_role()
+                    .ok_or_else(|| AppError::bad_request("this organization has no owner role"))?,
+            };
+            if role.binds_at != crate::domain::authz::ScopeKind::Org {
+                return Err(AppError::bad_request(format!(
+                    "role `{}` is bound at {}, not at the organization",
+                    role.key, role.binds_at
+                )));
+            }
+            Some(role.key.as_str().to_owned())
+        }
+        (_, _, role) => role,
+    };
     let issued = token::issue(TOKEN_PREFIX);
     let id = ApiKeyId::from_trusted(issued.id.hyphenated().to_string());
     let key = store::api_keys::insert(
@@ -60,9 +90,10 @@ pub fn create(
             id: &id,
             org_id: input.org.map(|o| &o.id),
             name: name.as_str(),
-            role_key: input.role_key.as_deref(),
+            role_key: role_key.as_deref(),
             instance_admin: input.instance_admin,
             secret_hash: &issued.hash,
+            user_id: input.user.map(|u| &u.id),
         },
         ctx.now,
     )?;

@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod authz;
 pub mod orgs;
 pub mod users;
 pub mod workspaces;

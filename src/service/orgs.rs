@@ -1,6 +1,7 @@
 //! Organizations: creation (with the permission preset), lookup by slug or id,
 //! settings.
 
+use crate::domain::authz::Preset;
 use crate::domain::{Label, OrgId, OrgSettings, Slug};
 use crate::error::AppError;
 use crate::service::Ctx;
@@ -28,11 +29,16 @@ pub struct NewOrg {
 pub fn create(conn: &mut DbConnection, ctx: &Ctx, input: NewOrg) -> Result<Org, AppError> {
     let slug = Slug::parse("slug", &input.slug)?;
     let name = Label::parse("name", input.name.as_deref().unwrap_or(slug.as_str()))?;
-    let settings = OrgSettings {
-        preset: input.preset.unwrap_or_else(|| "analytics".to_owned()),
+    let preset_name = input.preset.unwrap_or_else(|| Preset::DEFAULT.to_owned());
+    let preset = Preset::load(&preset_name).map_err(|e| AppError::BadRequest {
+        code: "unknown_preset",
+        message: format!("{e} (known presets: {})", Preset::names().join(", ")),
+    })?;
+    let mut settings = OrgSettings {
+        preset: preset_name,
         ..OrgSettings::default()
     };
-    let org = store::orgs::insert(conn, slug.as_str(), name.as_str(), &settings, ctx.now).map_err(
+    let mut org = store::orgs::insert(conn, slug.as_str(), name.as_str(), &settings, ctx.now).map_err(
         |e| match e {
             StoreError::Unique(_) => AppError::Conflict {
                 code: "already_exists",
@@ -41,6 +47,13 @@ pub fn create(conn: &mut DbConnection, ctx: &Ctx, input: NewOrg) -> Result<Org, 
             other => other.into(),
         },
     )?;
+    store::policy::seed(conn, &org.id, &preset, ctx.now)?;
+    settings.default_role = preset
+        .roles
+        .iter()
+        .find(|r| r.id == preset.default_role)
+        .map(|r| r.key.as_str().to_owned());
+    org = store::orgs::update_settings(conn, &org.id, &settings, ctx.now)?;
     audit::insert(
         conn,
         &[ctx.event(

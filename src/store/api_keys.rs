@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::schema::api_keys;
 use super::{DbConnection, StoreError};
-use crate::domain::{ApiKeyId, OrgId};
+use crate::domain::{ApiKeyId, OrgId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
@@ -21,6 +21,7 @@ struct ApiKeyRow {
     created_at: NaiveDateTime,
     last_used_at: Option<NaiveDateTime>,
     revoked_at: Option<NaiveDateTime>,
+    user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct ApiKey {
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
+    /// A personal key acts as this user, with the user's access.
+    pub user_id: Option<UserId>,
 }
 
 impl From<ApiKeyRow> for ApiKey {
@@ -50,6 +53,7 @@ impl From<ApiKeyRow> for ApiKey {
             created_at: r.created_at,
             last_used_at: r.last_used_at,
             revoked_at: r.revoked_at,
+            user_id: r.user_id.map(UserId::from_trusted),
         }
     }
 }
@@ -61,6 +65,7 @@ pub struct NewApiKey<'a> {
     pub role_key: Option<&'a str>,
     pub instance_admin: bool,
     pub secret_hash: &'a str,
+    pub user_id: Option<&'a UserId>,
 }
 
 pub fn insert(
@@ -78,6 +83,7 @@ pub fn insert(
         created_at: now,
         last_used_at: None,
         revoked_at: None,
+        user_id: k.user_id.map(|u| u.as_str().to_owned()),
     };
     diesel::insert_into(api_keys::table)
         .values(&row)

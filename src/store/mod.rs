@@ -13,12 +13,15 @@
 //! - The few statements that differ per backend sit in small named functions
 //!   next to their record module.
 
+pub mod access;
 pub mod api_keys;
 pub mod audit;
 mod error;
 pub mod groups;
+pub mod mappings;
 pub mod migrations;
 pub mod orgs;
+pub mod policy;
 pub mod schema;
 pub mod users;
 pub mod workspaces;

@@ -52,6 +52,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deprovisioned_at -> Nullable<Timestamp>,
+        workspaces_restricted -> Bool,
+        home_workspace_id -> Nullable<Text>,
+        access -> Text,
     }
 }
 
@@ -103,6 +106,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        user_id -> Nullable<Text>,
     }
 }
 
@@ -131,14 +135,167 @@ diesel::joinable!(groups -> orgs (org_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> users (user_id));
 
+
+diesel::table! {
+    permissions (org_id, key) {
+        org_id -> Text,
+        key -> Text,
+        position -> Integer,
+        definition -> Text,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> Text,
+        org_id -> Text,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        builtin -> Bool,
+        binds_at -> Text,
+        visibility -> Text,
+        anonymized -> Bool,
+        owner -> Bool,
+        attributes -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    role_grants (role_id, permission) {
+        role_id -> Text,
+        permission -> Text,
+        effect -> Text,
+    }
+}
+
+diesel::table! {
+    permission_sets (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        description -> Text,
+        application -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    permission_set_items (set_id, permission) {
+        set_id -> Text,
+        permission -> Text,
+    }
+}
+
+diesel::table! {
+    role_permission_sets (role_id, set_id) {
+        role_id -> Text,
+        set_id -> Text,
+    }
+}
+
+diesel::table! {
+    user_permission_sets (user_id, set_id) {
+        user_id -> Text,
+        set_id -> Text,
+    }
+}
+
+diesel::table! {
+    org_default_permissions (org_id, permission) {
+        org_id -> Text,
+        permission -> Text,
+    }
+}
+
+diesel::table! {
+    group_mappings (id) {
+        id -> Text,
+        org_id -> Text,
+        source_kind -> Text,
+        source_id -> Text,
+        group_key -> Text,
+        role_id -> Text,
+        workspaces -> Text,
+        priority -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    bindings (id) {
+        id -> Text,
+        org_id -> Text,
+        user_id -> Nullable<Text>,
+        group_id -> Nullable<Text>,
+        role_id -> Text,
+        scope_kind -> Text,
+        workspace_id -> Nullable<Text>,
+        resource_type -> Nullable<Text>,
+        resource_id -> Nullable<Text>,
+        source -> Text,
+        mapping_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_overrides (id) {
+        id -> Text,
+        org_id -> Text,
+        user_id -> Text,
+        permission -> Text,
+        effect -> Text,
+        scope_kind -> Text,
+        workspace_id -> Nullable<Text>,
+        resource_type -> Nullable<Text>,
+        resource_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_workspaces (user_id, workspace_id) {
+        user_id -> Text,
+        workspace_id -> Text,
+    }
+}
+
+diesel::joinable!(roles -> orgs (org_id));
+diesel::joinable!(role_grants -> roles (role_id));
+diesel::joinable!(permission_set_items -> permission_sets (set_id));
+diesel::joinable!(role_permission_sets -> roles (role_id));
+diesel::joinable!(role_permission_sets -> permission_sets (set_id));
+diesel::joinable!(user_permission_sets -> permission_sets (set_id));
+diesel::joinable!(bindings -> roles (role_id));
+diesel::joinable!(group_mappings -> roles (role_id));
+diesel::joinable!(user_overrides -> users (user_id));
+diesel::joinable!(user_workspaces -> users (user_id));
+diesel::joinable!(user_workspaces -> workspaces (workspace_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     workspaces,
     scim_directories,
-    users,
     identities,
+    audit_events,
+    users,
     groups,
     group_members,
     api_keys,
-    audit_events,
+    permissions,
+    roles,
+    role_grants,
+    permission_sets,
+    permission_set_items,
+    role_permission_sets,
+    user_permission_sets,
+    org_default_permissions,
+    group_mappings,
+    bindings,
+    user_overrides,
+    user_workspaces,
 );

@@ -34,6 +34,7 @@ pub async fn create_api_key(
                     name: b.name,
                     role_key: b.role,
                     instance_admin: false,
+                    user: None,
                 },
             )
         })

@@ -98,6 +98,7 @@ impl TestApp {
                         name: "test".into(),
                         role_key: None,
                         instance_admin: false,
+                        user: None,
                     },
                 )
             })
@@ -119,6 +120,7 @@ impl TestApp {
                         name: "root".into(),
                         role_key: None,
                         instance_admin: true,
+                        user: None,
                     },
                 )
             })

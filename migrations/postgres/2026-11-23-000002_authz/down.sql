@@ -1,0 +1,18 @@
+DROP INDEX api_keys_user_idx;
+ALTER TABLE api_keys DROP COLUMN user_id;
+DROP INDEX users_home_workspace_idx;
+ALTER TABLE users DROP COLUMN access;
+ALTER TABLE users DROP COLUMN home_workspace_id;
+ALTER TABLE users DROP COLUMN workspaces_restricted;
+DROP TABLE user_workspaces;
+DROP TABLE user_overrides;
+DROP TABLE bindings;
+DROP TABLE group_mappings;
+DROP TABLE org_default_permissions;
+DROP TABLE user_permission_sets;
+DROP TABLE role_permission_sets;
+DROP TABLE permission_set_items;
+DROP TABLE permission_sets;
+DROP TABLE role_grants;
+DROP TABLE roles;
+DROP TABLE permissions;
