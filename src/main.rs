@@ -11,9 +11,11 @@ use rollcall::configuration::{LogFormat, Settings, Sources};
 use rollcall::domain::UserStatus;
 use rollcall::domain::audit::Actor;
 use rollcall::error::AppError;
-use rollcall::service::{self, Ctx};
+use rollcall::service::authz::{Authority, OrgPolicy};
+use rollcall::service::{self, Acting, Ctx};
 use rollcall::startup::Application;
 use rollcall::store::Store;
+use rollcall::store::orgs::Org;
 use secrecy::ExposeSecret;
 
 #[derive(Parser)]
@@ -56,6 +58,9 @@ enum Command {
     /// Users of an organization.
     #[command(subcommand)]
     User(UserCmd),
+    /// Roles of an organization.
+    #[command(subcommand)]
+    Role(RoleCmd),
     /// Admin API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCmd),
@@ -115,6 +120,12 @@ enum UserCmd {
         family_name: Option<String>,
         #[arg(long)]
         display_name: Option<String>,
+        /// Org-level role key (default: the org's default role).
+        #[arg(long)]
+        role: Option<String>,
+        /// Restrict to this workspace (repeat for several).
+        #[arg(long = "workspace")]
+        workspaces: Vec<String>,
     },
     /// List users, optionally searching userName, email and display name.
     List {
@@ -127,11 +138,47 @@ enum UserCmd {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
-    /// Show one user, by id or userName.
+    /// Show one user, by id or userName, with their access.
     Show {
         #[command(flatten)]
         org: OrgArg,
         user: String,
+    },
+    /// Set a user's org-level role.
+    SetRole {
+        #[command(flatten)]
+        org: OrgArg,
+        user: String,
+        role: String,
+    },
+    /// Set the workspaces a user may see (`--all` lifts the restriction).
+    SetWorkspaces {
+        #[command(flatten)]
+        org: OrgArg,
+        user: String,
+        /// Workspace slugs.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        workspaces: Vec<String>,
+        #[arg(long)]
+        all: bool,
+        /// Home workspace slug.
+        #[arg(long)]
+        home: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RoleCmd {
+    /// List the org's roles.
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Show a role with its grants.
+    Show {
+        #[command(flatten)]
+        org: OrgArg,
+        role: String,
     },
 }
 
@@ -217,6 +264,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Org(cmd) => org(&open(&settings)?, cmd),
         Command::Workspace(cmd) => workspace(&open(&settings)?, cmd),
         Command::User(cmd) => user(&open(&settings)?, cmd),
+        Command::Role(cmd) => role(&open(&settings)?, cmd),
         Command::ApiKey(cmd) => api_key(&open(&settings)?, cmd),
     }
 }
@@ -244,6 +292,16 @@ fn open(settings: &Settings) -> anyhow::Result<Store> {
 
 fn ctx() -> Ctx {
     Ctx::new(Actor::cli(), None)
+}
+
+/// The CLI acts as the operator of the host: unrestricted.
+fn operator<'a>(ctx: &'a Ctx, org: &'a Org, op: &'a OrgPolicy) -> Acting<'a> {
+    Acting {
+        ctx,
+        org,
+        op,
+        authority: &Authority::Operator,
+    }
 }
 
 fn org(store: &Store, cmd: OrgCmd) -> anyhow::Result<()> {
@@ -321,13 +379,15 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
             given_name,
             family_name,
             display_name,
+            role,
+            workspaces,
         } => {
             let u = store.write_blocking(|c| {
                 let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
                 service::users::create(
                     c,
-                    &ctx(),
-                    &org,
+                    &operator(&ctx(), &org, &op),
                     service::users::NewUser {
                         user_name,
                         email,
@@ -335,6 +395,8 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
                         family_name,
                         display_name,
                         external_id: None,
+                        role,
+                        workspaces: (!workspaces.is_empty()).then_some(workspaces),
                     },
                 )
             })?;
@@ -365,14 +427,97 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
             }
         }
         UserCmd::Show { org, user } => {
-            let u = store.read_blocking(|c| {
+            let (u, access) = store.read_blocking(|c| -> Result<_, AppError> {
                 let org = service::orgs::resolve(c, &org.org)?;
-                service::users::find_by_id_or_name(c, &org, &user)
+                let op = OrgPolicy::load(c, &org)?;
+                let u = service::users::find_by_id_or_name(c, &org, &user)?;
+                let access = service::access::access_view(c, &org, &op, u.id.as_str(), None)?;
+                Ok((u, access))
+            })?;
+            let mut shown = service::users::view(&u);
+            shown["bindings"] = serde_json::json!(access.bindings);
+            shown["workspaces"] = serde_json::json!(access.workspaces);
+            shown["anonymized"] = serde_json::json!(access.anonymized);
+            shown["allowed"] = serde_json::json!(
+                access
+                    .permissions
+                    .iter()
+                    .filter(|p| p.allowed)
+                    .map(|p| &p.permission)
+                    .collect::<Vec<_>>()
+            );
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        UserCmd::SetRole { org, user, role } => {
+            store.write_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                let u = service::users::find_by_id_or_name(c, &org, &user)?;
+                service::access::set_org_role(c, &operator(&ctx(), &org, &op), u.id.as_str(), &role)
+            })?;
+            println!("{user}: role {role}");
+        }
+        UserCmd::SetWorkspaces {
+            org,
+            user,
+            workspaces,
+            all,
+            home,
+        } => {
+            let list = (!all).then(|| workspaces.clone());
+            store.write_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                let u = service::users::find_by_id_or_name(c, &org, &user)?;
+                service::access::set_workspaces(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    u.id.as_str(),
+                    list,
+                    home,
+                )
             })?;
             println!(
-                "{}",
-                serde_json::to_string_pretty(&service::users::view(&u))?
+                "{user}: workspaces {}",
+                if all {
+                    "all".to_owned()
+                } else {
+                    workspaces.join(", ")
+                }
             );
+        }
+    }
+    Ok(())
+}
+
+fn role(store: &Store, cmd: RoleCmd) -> anyhow::Result<()> {
+    match cmd {
+        RoleCmd::List { org } => {
+            let op = store.read_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                OrgPolicy::load(c, &org)
+            })?;
+            for r in op.policy.roles() {
+                println!(
+                    "{}\t{}\tbinds_at={}\tvisibility={:?}{}{}{}",
+                    r.key,
+                    r.name,
+                    r.binds_at,
+                    r.visibility,
+                    if r.builtin { "\tbuilt-in" } else { "\tcustom" },
+                    if r.owner { "\towner" } else { "" },
+                    if r.anonymized { "\tanonymized" } else { "" },
+                );
+            }
+        }
+        RoleCmd::Show { org, role } => {
+            let view = store.read_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                let r = op.role(&role)?;
+                Ok(service::roles::role_view(r, &op.policy))
+            })?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
         }
     }
     Ok(())

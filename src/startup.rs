@@ -73,11 +73,15 @@ impl Application {
                 .service(routes::health::healthz)
                 .service(routes::health::readyz)
                 .route("/api/v1/openapi.json", web::get().to(serve_openapi))
-                .service(web::scope("/api/v1").configure(|cfg| {
-                    routes::api::configure(
-                        &mut utoipa_actix_web::service_config::ServiceConfig::new(cfg),
-                    )
-                }))
+                .service(
+                    web::scope("/api/v1")
+                        .wrap(from_fn(crate::state::forget_org_after_write))
+                        .configure(|cfg| {
+                            routes::api::configure(
+                                &mut utoipa_actix_web::service_config::ServiceConfig::new(cfg),
+                            )
+                        }),
+                )
                 .default_service(web::to(not_found))
         })
         .listen(listener)?

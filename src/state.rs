@@ -8,8 +8,8 @@ use crate::configuration::Settings;
 use crate::domain::ApiKeyId;
 use crate::service::authz::PolicyCache;
 use crate::store::Store;
-use crate::store::orgs::Org;
 use crate::store::api_keys::ApiKey;
+use crate::store::orgs::Org;
 
 pub struct AppState {
     pub store: Store,
@@ -42,4 +42,33 @@ impl AppState {
         self.orgs.remove(&org.slug);
         self.orgs.remove(&org.id.to_string());
     }
+}
+
+/// Middleware for `/api/v1`: after a successful write under
+/// `/api/v1/orgs/{org}/…`, forget the cached org so this node's next request
+/// sees the new policy version (roles, sets, workspaces, settings) at once.
+pub async fn forget_org_after_write(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let write = !matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    let org_key = req
+        .path()
+        .strip_prefix("/api/v1/orgs/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned);
+    let state = req.app_data::<actix_web::web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    if write
+        && res.status().is_success()
+        && let (Some(key), Some(state)) = (org_key, state)
+        && let Some(org) = state.orgs.get(&key)
+    {
+        state.forget_org(&org);
+    }
+    Ok(res)
 }

@@ -38,6 +38,16 @@ impl OrgAccess {
         }
     }
 
+    /// Who acts, for the service layer.
+    pub fn acting(&self) -> crate::service::Acting<'_> {
+        crate::service::Acting {
+            ctx: &self.ctx,
+            org: &self.org,
+            op: &self.policy,
+            authority: &self.authority,
+        }
+    }
+
     /// Require a gateway (or any org-level) permission of the acting principal.
     pub fn require(&self, permission: &str) -> Result<(), AppError> {
         self.authority.require(&self.policy.policy, permission)
@@ -46,11 +56,17 @@ impl OrgAccess {
 
 /// Resolve the org (cached briefly), its policy (cached per version) and the
 /// principal's authority; one database round trip on a cold cache, none warm.
-async fn resolve(state: web::Data<AppState>, principal: Principal, org_key: String) -> Result<(Org, Arc<OrgPolicy>, Authority), AppError> {
+async fn resolve(
+    state: web::Data<AppState>,
+    principal: Principal,
+    org_key: String,
+) -> Result<(Org, Arc<OrgPolicy>, Authority), AppError> {
     let cached_org = state.orgs.get(&org_key);
     let cached_policy = cached_org.as_ref().and_then(|o| state.policies.get(o));
     let personal = match &principal {
-        Principal::OrgKey { user_id: Some(u), .. } => Some(u.clone()),
+        Principal::OrgKey {
+            user_id: Some(u), ..
+        } => Some(u.clone()),
         _ => None,
     };
     let (org, policy, subject) = match (cached_org, cached_policy, &personal) {
@@ -68,12 +84,18 @@ async fn resolve(state: web::Data<AppState>, principal: Principal, org_key: Stri
                         None => Arc::new(OrgPolicy::load(c, &org)?),
                     };
                     let subject = match &personal {
-                        Some(user) => Some(crate::store::access::subject(c, &org.id, user).map_err(|e| match e {
-                            crate::store::StoreError::NotFound => {
-                                AppError::Unauthenticated("the user behind this key no longer exists".to_owned())
-                            }
-                            other => other.into(),
-                        })?),
+                        Some(user) => Some(
+                            crate::store::access::subject(c, &org.id, user).map_err(
+                                |e| match e {
+                                    crate::store::StoreError::NotFound => {
+                                        AppError::Unauthenticated(
+                                            "the user behind this key no longer exists".to_owned(),
+                                        )
+                                    }
+                                    other => other.into(),
+                                },
+                            )?,
+                        ),
                         None => None,
                     };
                     Ok((org, policy, subject))
@@ -87,8 +109,12 @@ async fn resolve(state: web::Data<AppState>, principal: Principal, org_key: Stri
     OrgAccess::admit(&principal, &org)?;
     let authority = match (&principal, subject) {
         (Principal::InstanceAdmin { .. }, _) => Authority::Operator,
-        (Principal::OrgKey { name, .. }, Some(subject)) => Authority::of_user(subject, &format!("personal key `{name}`"))?,
-        (Principal::OrgKey { name, role_key, .. }, None) => Authority::of_role(&policy, role_key.as_deref(), name)?,
+        (Principal::OrgKey { name, .. }, Some(subject)) => {
+            Authority::of_user(subject, &format!("personal key `{name}`"))?
+        }
+        (Principal::OrgKey { name, role_key, .. }, None) => {
+            Authority::of_role(&policy, role_key.as_deref(), name)?
+        }
     };
     Ok((org, policy, authority))
 }
@@ -104,8 +130,10 @@ impl FromRequest for OrgAccess {
         let request_id = request_id(req);
         Box::pin(async move {
             let principal = principal.await?;
-            let state = state.ok_or_else(|| AppError::Internal("application state missing".to_owned()))?;
-            let org_key = org_key.ok_or_else(|| AppError::Internal("route has no {org}".to_owned()))?;
+            let state =
+                state.ok_or_else(|| AppError::Internal("application state missing".to_owned()))?;
+            let org_key =
+                org_key.ok_or_else(|| AppError::Internal("route has no {org}".to_owned()))?;
             let (org, policy, authority) = resolve(state, principal.clone(), org_key).await?;
             let ctx = Ctx::new(principal.actor(), request_id);
             Ok(OrgAccess {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::domain::authz::{
-    self, Binding, BindingId, BindingScope, BindingSource, Decision, PermissionKey, PermissionSet, Policy, Principal,
-    Query, RoleId, Subject, UserId as AzUserId, WorkspaceAccess,
+    self, Binding, BindingId, BindingScope, BindingSource, Decision, PermissionKey, PermissionSet,
+    Policy, Principal, Query, RoleId, Subject, UserId as AzUserId, WorkspaceAccess,
 };
 use crate::domain::{OrgId, UserStatus};
 use crate::error::AppError;
@@ -109,14 +109,20 @@ fn forbidden(what: &str, decision: &Decision) -> AppError {
 
 impl Authority {
     /// The authority of an org key that acts with a role (not as a user).
-    pub fn of_role(org_policy: &OrgPolicy, role_key: Option<&str>, label: &str) -> Result<Authority, AppError> {
+    pub fn of_role(
+        org_policy: &OrgPolicy,
+        role_key: Option<&str>,
+        label: &str,
+    ) -> Result<Authority, AppError> {
         let role = match role_key {
             Some(k) => org_policy.role(k).map_err(|_| {
-                AppError::Forbidden(format!("this key's role `{k}` no longer exists in the organization"))
+                AppError::Forbidden(format!(
+                    "this key's role `{k}` no longer exists in the organization"
+                ))
             })?,
-            None => org_policy
-                .owner_role()
-                .ok_or_else(|| AppError::Forbidden("this organization has no owner role".to_owned()))?,
+            None => org_policy.owner_role().ok_or_else(|| {
+                AppError::Forbidden("this organization has no owner role".to_owned())
+            })?,
         };
         let mut subject = Subject::active();
         subject.bindings.push(Binding {
@@ -170,11 +176,18 @@ impl Authority {
     }
 
     /// Granting limit: may this authority give `role` at `scope`?
-    pub fn may_grant_role(&self, policy: &Policy, role: &RoleId, scope: &BindingScope) -> Result<(), AppError> {
+    pub fn may_grant_role(
+        &self,
+        policy: &Policy,
+        role: &RoleId,
+        scope: &BindingScope,
+    ) -> Result<(), AppError> {
         match self {
             Authority::Operator => Ok(()),
-            Authority::Subject { subject, .. } => authz::can_grant_role(policy, subject, role, scope)
-                .map_err(|e| AppError::Forbidden(e.to_string())),
+            Authority::Subject { subject, .. } => {
+                authz::can_grant_role(policy, subject, role, scope)
+                    .map_err(|e| AppError::Forbidden(e.to_string()))
+            }
         }
     }
 
@@ -186,26 +199,26 @@ impl Authority {
     ) -> Result<(), AppError> {
         match self {
             Authority::Operator => Ok(()),
-            Authority::Subject { subject, .. } => authz::can_grant_permission(policy, subject, permission, scope)
-                .map_err(|e| AppError::Forbidden(e.to_string())),
+            Authority::Subject { subject, .. } => {
+                authz::can_grant_permission(policy, subject, permission, scope)
+                    .map_err(|e| AppError::Forbidden(e.to_string()))
+            }
         }
     }
 
     pub fn may_edit_set(&self, policy: &Policy, set: &PermissionSet) -> Result<(), AppError> {
         match self {
             Authority::Operator => Ok(()),
-            Authority::Subject { subject, .. } => {
-                authz::can_edit_set(policy, subject, set).map_err(|e| AppError::Forbidden(e.to_string()))
-            }
+            Authority::Subject { subject, .. } => authz::can_edit_set(policy, subject, set)
+                .map_err(|e| AppError::Forbidden(e.to_string())),
         }
     }
 
     pub fn may_attach_set_to_role(&self, policy: &Policy) -> Result<(), AppError> {
         match self {
             Authority::Operator => Ok(()),
-            Authority::Subject { subject, .. } => {
-                authz::can_attach_set_to_role(policy, subject).map_err(|e| AppError::Forbidden(e.to_string()))
-            }
+            Authority::Subject { subject, .. } => authz::can_attach_set_to_role(policy, subject)
+                .map_err(|e| AppError::Forbidden(e.to_string())),
         }
     }
 }

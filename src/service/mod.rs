@@ -3,10 +3,13 @@
 //! transaction. Functions take `&mut DbConnection` (already inside the
 //! caller's transaction) and a [`Ctx`] saying who acts, for which request, when.
 
+pub mod access;
 pub mod api_keys;
 pub mod audit;
 pub mod authz;
 pub mod orgs;
+pub mod role_sources;
+pub mod roles;
 pub mod users;
 pub mod workspaces;
 
@@ -57,6 +60,15 @@ impl Ctx {
             occurred_at: self.now,
         }
     }
+}
+
+/// Everything an admin operation inside one org needs to know about who acts:
+/// the request context, the org, its compiled policy and the actor's authority.
+pub struct Acting<'a> {
+    pub ctx: &'a Ctx,
+    pub org: &'a crate::store::orgs::Org,
+    pub op: &'a authz::OrgPolicy,
+    pub authority: &'a authz::Authority,
 }
 
 /// Clamp a client's page size to `1..=max`, defaulting when absent.

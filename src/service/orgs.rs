@@ -38,15 +38,14 @@ pub fn create(conn: &mut DbConnection, ctx: &Ctx, input: NewOrg) -> Result<Org, 
         preset: preset_name,
         ..OrgSettings::default()
     };
-    let mut org = store::orgs::insert(conn, slug.as_str(), name.as_str(), &settings, ctx.now).map_err(
-        |e| match e {
+    let mut org = store::orgs::insert(conn, slug.as_str(), name.as_str(), &settings, ctx.now)
+        .map_err(|e| match e {
             StoreError::Unique(_) => AppError::Conflict {
                 code: "already_exists",
                 message: format!("an organization with slug `{slug}` already exists"),
             },
             other => other.into(),
-        },
-    )?;
+        })?;
     store::policy::seed(conn, &org.id, &preset, ctx.now)?;
     settings.default_role = preset
         .roles

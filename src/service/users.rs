@@ -3,8 +3,12 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::authz::{
+    self, BindingScope, BindingSource, ScopeKind, WorkspaceAccess, WorkspaceList,
+};
 use crate::domain::{Email, UserId, UserName, UserSource, UserStatus};
 use crate::error::AppError;
+use crate::service::Acting;
 use crate::service::Ctx;
 use crate::store::orgs::Org;
 use crate::store::users::{User, UserFields, UserQuery};
@@ -72,6 +76,10 @@ pub struct NewUser {
     pub family_name: Option<String>,
     pub display_name: Option<String>,
     pub external_id: Option<String>,
+    /// Org-level role key; default: the org's default role (source `default`).
+    pub role: Option<String>,
+    /// Workspace ids or slugs the user is restricted to; default: unrestricted.
+    pub workspaces: Option<Vec<String>>,
 }
 
 fn clean(s: Option<String>) -> Option<String> {
@@ -106,13 +114,38 @@ fn synthesized_scim(f: &UserFields) -> Value {
     doc
 }
 
-/// Create a user with source `admin`, active at once.
-pub fn create(
-    conn: &mut DbConnection,
-    ctx: &Ctx,
-    org: &Org,
-    input: NewUser,
-) -> Result<User, AppError> {
+/// Create a user with source `admin`, active at once, with a role (the
+/// given one, source `admin`, within the creator's granting limits; or the
+/// org default) and optional workspace restriction.
+pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result<User, AppError> {
+    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
+    let role = match &input.role {
+        Some(key) => {
+            let role = op.role(key)?;
+            if role.binds_at != ScopeKind::Org {
+                return Err(AppError::bad_request(format!(
+                    "role `{key}` is not an org-level role"
+                )));
+            }
+            authority.may_grant_role(&op.policy, &role.id, &BindingScope::Org)?;
+            Some((role.id.clone(), BindingSource::Admin))
+        }
+        None => {
+            crate::service::role_sources::default_role(org, op).map(|r| (r, BindingSource::Default))
+        }
+    };
+    let workspaces = input
+        .workspaces
+        .as_ref()
+        .map(|list| {
+            list.iter()
+                .map(|w| {
+                    op.workspace(w)
+                        .map(|x| authz::WorkspaceId::new(x.id.as_str()))
+                })
+                .collect::<Result<std::collections::BTreeSet<_>, _>>()
+        })
+        .transpose()?;
     let email = clean(input.email).map(|e| Email::parse(&e)).transpose()?;
     let user_name = match (clean(input.user_name), &email) {
         (Some(n), _) => UserName::parse(&n)?,
@@ -142,6 +175,27 @@ pub fn create(
         ),
         other => other.into(),
     })?;
+    if let Some((role, source)) = &role {
+        store::access::put_org_binding(
+            conn,
+            &org.id,
+            &user.id,
+            Some((role, *source, None)),
+            ctx.now,
+        )?;
+    }
+    if let Some(list) = workspaces {
+        store::access::put_workspace_access(
+            conn,
+            &user.id,
+            &WorkspaceAccess {
+                list: WorkspaceList::Only(list),
+                home: None,
+            },
+        )?;
+    } else {
+        store::access::refresh(conn, std::slice::from_ref(&user.id))?;
+    }
     audit::insert(
         conn,
         &[ctx.event(
@@ -150,7 +204,15 @@ pub fn create(
             "user",
             Some(user.id.to_string()),
             None,
-            Some(view(&user)),
+            Some({
+                let mut v = view(&user);
+                v["role"] = serde_json::json!(
+                    role.as_ref()
+                        .and_then(|(r, _)| op.policy.role(r.as_str()))
+                        .map(|r| r.key.as_str())
+                );
+                v
+            }),
         )],
     )?;
     Ok(user)
@@ -322,6 +384,12 @@ pub fn set_status(
             )));
         }
     };
+    if target == UserStatus::Suspended {
+        let user = find(conn, org, id)?;
+        if crate::service::access::is_last_owner(conn, org, &user.id)? {
+            return Err(crate::service::access::last_owner_error(&user));
+        }
+    }
     modify(conn, ctx, org, id, if_match, action, |user, f| {
         let allowed = match target {
             UserStatus::Suspended => matches!(

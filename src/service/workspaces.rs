@@ -28,6 +28,8 @@ pub fn create(
             },
             other => other.into(),
         })?;
+    // The compiled policy carries the workspace list.
+    store::orgs::bump_policy_version(conn, &org.id)?;
     audit::insert(
         conn,
         &[ctx.event(

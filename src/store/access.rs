@@ -15,12 +15,14 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::policy::{grant_text, parse_grant};
-use super::schema::{bindings, group_members, roles, user_overrides, user_permission_sets, user_workspaces, users};
+use super::schema::{
+    bindings, group_members, roles, user_overrides, user_permission_sets, user_workspaces, users,
+};
 use super::{DbConnection, StoreError};
 use crate::domain::authz::{
-    Binding, BindingId, BindingScope, BindingSource, GroupId as AzGroupId, IndividualOverride, MappingId,
-    OverrideId, PermissionKey, Principal, ResourceId, ResourceType, RoleId, SetId, Subject, UserId as AzUserId,
-    WorkspaceAccess, WorkspaceId as AzWorkspaceId, WorkspaceList,
+    Binding, BindingId, BindingScope, BindingSource, GroupId as AzGroupId, IndividualOverride,
+    MappingId, OverrideId, PermissionKey, Principal, ResourceId, ResourceType, RoleId, SetId,
+    Subject, UserId as AzUserId, WorkspaceAccess, WorkspaceId as AzWorkspaceId, WorkspaceList,
 };
 use crate::domain::{GroupId, OrgId, UserId, UserStatus};
 
@@ -129,7 +131,12 @@ impl TryFrom<BindingRow> for StoredBinding {
                 id: BindingId::new(r.id),
                 principal,
                 role: RoleId::new(r.role_id),
-                scope: scope_from(&r.scope_kind, r.workspace_id, r.resource_type, r.resource_id)?,
+                scope: scope_from(
+                    &r.scope_kind,
+                    r.workspace_id,
+                    r.resource_type,
+                    r.resource_id,
+                )?,
                 source: parse_source(&r.source)?,
             },
             mapping: r.mapping_id.map(MappingId::new),
@@ -216,7 +223,11 @@ pub fn group_has_bindings(conn: &mut DbConnection, group: &GroupId) -> Result<bo
         .is_some())
 }
 
-pub fn get_binding(conn: &mut DbConnection, org: &OrgId, id: &str) -> Result<StoredBinding, StoreError> {
+pub fn get_binding(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &str,
+) -> Result<StoredBinding, StoreError> {
     bindings::table
         .filter(bindings::org_id.eq(org.as_str()))
         .filter(bindings::id.eq(id))
@@ -226,7 +237,11 @@ pub fn get_binding(conn: &mut DbConnection, org: &OrgId, id: &str) -> Result<Sto
 }
 
 /// Delete a binding and refresh whoever it reached.
-pub fn delete_binding(conn: &mut DbConnection, org: &OrgId, id: &str) -> Result<StoredBinding, StoreError> {
+pub fn delete_binding(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &str,
+) -> Result<StoredBinding, StoreError> {
     let b = get_binding(conn, org, id)?;
     diesel::delete(bindings::table.filter(bindings::id.eq(id))).execute(conn)?;
     match &b.binding.principal {
@@ -241,7 +256,10 @@ pub fn delete_binding(conn: &mut DbConnection, org: &OrgId, id: &str) -> Result<
 }
 
 /// The user's own org-level binding (at most one).
-pub fn org_binding(conn: &mut DbConnection, user: &UserId) -> Result<Option<StoredBinding>, StoreError> {
+pub fn org_binding(
+    conn: &mut DbConnection,
+    user: &UserId,
+) -> Result<Option<StoredBinding>, StoreError> {
     bindings::table
         .filter(bindings::user_id.eq(user.as_str()))
         .filter(bindings::scope_kind.eq("org"))
@@ -284,7 +302,8 @@ pub fn put_org_binding(
 ) -> Result<Option<StoredBinding>, StoreError> {
     let previous = org_binding(conn, user)?;
     if let Some(p) = &previous {
-        diesel::delete(bindings::table.filter(bindings::id.eq(p.binding.id.as_str()))).execute(conn)?;
+        diesel::delete(bindings::table.filter(bindings::id.eq(p.binding.id.as_str())))
+            .execute(conn)?;
     }
     if let Some((role, source, mapping)) = role {
         diesel::insert_into(bindings::table)
@@ -304,7 +323,10 @@ pub fn put_org_binding(
 }
 
 /// Bindings held by the user directly (not through groups).
-pub fn user_bindings(conn: &mut DbConnection, user: &UserId) -> Result<Vec<StoredBinding>, StoreError> {
+pub fn user_bindings(
+    conn: &mut DbConnection,
+    user: &UserId,
+) -> Result<Vec<StoredBinding>, StoreError> {
     bindings::table
         .filter(bindings::user_id.eq(user.as_str()))
         .order((bindings::created_at, bindings::id))
@@ -316,12 +338,19 @@ pub fn user_bindings(conn: &mut DbConnection, user: &UserId) -> Result<Vec<Store
 }
 
 /// Bindings that reach the user: their own and their groups'.
-fn reaching_bindings(conn: &mut DbConnection, user: &UserId) -> Result<Vec<StoredBinding>, StoreError> {
+fn reaching_bindings(
+    conn: &mut DbConnection,
+    user: &UserId,
+) -> Result<Vec<StoredBinding>, StoreError> {
     let groups = group_members::table
         .filter(group_members::user_id.eq(user.as_str()))
         .select(group_members::group_id.nullable());
     bindings::table
-        .filter(bindings::user_id.eq(user.as_str()).or(bindings::group_id.eq_any(groups)))
+        .filter(
+            bindings::user_id
+                .eq(user.as_str())
+                .or(bindings::group_id.eq_any(groups)),
+        )
         .order((bindings::created_at, bindings::id))
         .select(BindingRow::as_select())
         .load(conn)?
@@ -351,12 +380,20 @@ impl TryFrom<OverrideRow> for IndividualOverride {
             id: OverrideId::new(r.id),
             permission: PermissionKey::parse(&r.permission).map_err(corrupt)?,
             grant: parse_grant(&r.effect)?,
-            scope: scope_from(&r.scope_kind, r.workspace_id, r.resource_type, r.resource_id)?,
+            scope: scope_from(
+                &r.scope_kind,
+                r.workspace_id,
+                r.resource_type,
+                r.resource_id,
+            )?,
         })
     }
 }
 
-pub fn overrides(conn: &mut DbConnection, user: &UserId) -> Result<Vec<IndividualOverride>, StoreError> {
+pub fn overrides(
+    conn: &mut DbConnection,
+    user: &UserId,
+) -> Result<Vec<IndividualOverride>, StoreError> {
     user_overrides::table
         .filter(user_overrides::user_id.eq(user.as_str()))
         .order((user_overrides::created_at, user_overrides::id))
@@ -392,7 +429,11 @@ pub fn insert_override(
     refresh(conn, std::slice::from_ref(user))
 }
 
-pub fn delete_override(conn: &mut DbConnection, user: &UserId, id: &str) -> Result<IndividualOverride, StoreError> {
+pub fn delete_override(
+    conn: &mut DbConnection,
+    user: &UserId,
+    id: &str,
+) -> Result<IndividualOverride, StoreError> {
     let row: IndividualOverride = user_overrides::table
         .filter(user_overrides::user_id.eq(user.as_str()))
         .filter(user_overrides::id.eq(id))
@@ -418,7 +459,12 @@ pub fn user_sets(conn: &mut DbConnection, user: &UserId) -> Result<Vec<SetId>, S
 }
 
 /// Attach (`true`) or detach a set; idempotent.
-pub fn put_user_set(conn: &mut DbConnection, user: &UserId, set: &SetId, attached: bool) -> Result<(), StoreError> {
+pub fn put_user_set(
+    conn: &mut DbConnection,
+    user: &UserId,
+    set: &SetId,
+    attached: bool,
+) -> Result<(), StoreError> {
     diesel::delete(
         user_permission_sets::table
             .filter(user_permission_sets::user_id.eq(user.as_str()))
@@ -449,7 +495,10 @@ pub fn set_users(conn: &mut DbConnection, set: &SetId) -> Result<Vec<UserId>, St
 
 // ------------------------------------------------------------ workspace access
 
-pub fn workspace_access(conn: &mut DbConnection, user: &UserId) -> Result<WorkspaceAccess, StoreError> {
+pub fn workspace_access(
+    conn: &mut DbConnection,
+    user: &UserId,
+) -> Result<WorkspaceAccess, StoreError> {
     let (restricted, home): (bool, Option<String>) = users::table
         .find(user.as_str())
         .select((users::workspaces_restricted, users::home_workspace_id))
@@ -474,17 +523,29 @@ pub fn workspace_access(conn: &mut DbConnection, user: &UserId) -> Result<Worksp
 }
 
 /// Replace the user's workspace list and home workspace.
-pub fn put_workspace_access(conn: &mut DbConnection, user: &UserId, access: &WorkspaceAccess) -> Result<(), StoreError> {
-    diesel::delete(user_workspaces::table.filter(user_workspaces::user_id.eq(user.as_str()))).execute(conn)?;
+pub fn put_workspace_access(
+    conn: &mut DbConnection,
+    user: &UserId,
+    access: &WorkspaceAccess,
+) -> Result<(), StoreError> {
+    diesel::delete(user_workspaces::table.filter(user_workspaces::user_id.eq(user.as_str())))
+        .execute(conn)?;
     let restricted = match &access.list {
         WorkspaceList::All => false,
         WorkspaceList::Only(set) => {
             let rows: Vec<_> = set
                 .iter()
-                .map(|w| (user_workspaces::user_id.eq(user.as_str()), user_workspaces::workspace_id.eq(w.as_str())))
+                .map(|w| {
+                    (
+                        user_workspaces::user_id.eq(user.as_str()),
+                        user_workspaces::workspace_id.eq(w.as_str()),
+                    )
+                })
                 .collect();
             if !rows.is_empty() {
-                crate::on_backend!(conn, |c| diesel::insert_into(user_workspaces::table).values(&rows).execute(c))?;
+                crate::on_backend!(conn, |c| diesel::insert_into(user_workspaces::table)
+                    .values(&rows)
+                    .execute(c))?;
             }
             true
         }
@@ -533,7 +594,10 @@ pub fn refresh(conn: &mut DbConnection, users_to_refresh: &[UserId]) -> Result<(
             continue;
         }
         let snapshot = AccessSnapshot {
-            bindings: reaching_bindings(conn, user)?.into_iter().map(|b| b.binding).collect(),
+            bindings: reaching_bindings(conn, user)?
+                .into_iter()
+                .map(|b| b.binding)
+                .collect(),
             sets: user_sets(conn, user)?,
             overrides: overrides(conn, user)?,
             workspaces: workspace_access(conn, user)?,
@@ -545,7 +609,11 @@ pub fn refresh(conn: &mut DbConnection, users_to_refresh: &[UserId]) -> Result<(
 
 /// Store a snapshot the caller built itself (the SCIM fast path, which knows
 /// the user's whole access state because it just created it).
-pub fn write_snapshot(conn: &mut DbConnection, user: &UserId, snapshot: &AccessSnapshot) -> Result<(), StoreError> {
+pub fn write_snapshot(
+    conn: &mut DbConnection,
+    user: &UserId,
+    snapshot: &AccessSnapshot,
+) -> Result<(), StoreError> {
     diesel::update(users::table.find(user.as_str()))
         .set(users::access.eq(serde_json::to_string(snapshot)?))
         .execute(conn)?;

@@ -242,3 +242,36 @@ pub fn of_user(conn: &mut DbConnection, user: &UserId) -> Result<Vec<GroupId>, S
         .map(GroupId::from_trusted)
         .collect())
 }
+
+/// For each of `users`, the groups of `directory` they belong to:
+/// `(user id, group id, displayName)`.
+pub fn memberships_in_directory(
+    conn: &mut DbConnection,
+    users: &[UserId],
+    directory: &DirectoryId,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            group_members::table
+                .inner_join(groups::table)
+                .filter(group_members::user_id.eq_any(chunk))
+                .filter(groups::directory_id.eq(directory.as_str()))
+                .select((group_members::user_id, groups::id, groups::display_name))
+                .load::<(String, String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Member ids of a group (for re-evaluating mappings after a group change).
+pub fn member_ids(conn: &mut DbConnection, group: &GroupId) -> Result<Vec<UserId>, StoreError> {
+    Ok(group_members::table
+        .filter(group_members::group_id.eq(group.as_str()))
+        .select(group_members::user_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .map(UserId::from_trusted)
+        .collect())
+}

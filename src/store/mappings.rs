@@ -102,7 +102,11 @@ pub fn list(conn: &mut DbConnection, org: &OrgId) -> Result<Vec<StoredMapping>, 
 }
 
 /// The mappings of one source (a SCIM directory or an SSO connection).
-pub fn for_source(conn: &mut DbConnection, org: &OrgId, source_id: &str) -> Result<Vec<StoredMapping>, StoreError> {
+pub fn for_source(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    source_id: &str,
+) -> Result<Vec<StoredMapping>, StoreError> {
     group_mappings::table
         .filter(group_mappings::org_id.eq(org.as_str()))
         .filter(group_mappings::source_id.eq(source_id))

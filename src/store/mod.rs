@@ -16,6 +16,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod directories;
 mod error;
 pub mod groups;
 pub mod mappings;

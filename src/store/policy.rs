@@ -73,7 +73,12 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 
 /// Seed a new org with a preset: catalogue, roles (fresh ids), sets, defaults.
 /// Returns the stored id of the preset's default role.
-pub fn seed(conn: &mut DbConnection, org: &OrgId, preset: &Preset, now: NaiveDateTime) -> Result<RoleId, StoreError> {
+pub fn seed(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    preset: &Preset,
+    now: NaiveDateTime,
+) -> Result<RoleId, StoreError> {
     let catalogue: Vec<_> = preset
         .catalogue
         .iter()
@@ -88,7 +93,9 @@ pub fn seed(conn: &mut DbConnection, org: &OrgId, preset: &Preset, now: NaiveDat
         })
         .collect::<Result<_, StoreError>>()?;
     for chunk in catalogue.chunks(200) {
-        crate::on_backend!(conn, |c| diesel::insert_into(permissions::table).values(chunk).execute(c))?;
+        crate::on_backend!(conn, |c| diesel::insert_into(permissions::table)
+            .values(chunk)
+            .execute(c))?;
     }
     let mut set_ids = HashMap::new();
     for set in &preset.sets {
@@ -106,7 +113,12 @@ pub fn seed(conn: &mut DbConnection, org: &OrgId, preset: &Preset, now: NaiveDat
             permission_sets: role
                 .permission_sets
                 .iter()
-                .map(|s| set_ids.get(s).cloned().ok_or_else(|| corrupt(format!("preset set {s}"))))
+                .map(|s| {
+                    set_ids
+                        .get(s)
+                        .cloned()
+                        .ok_or_else(|| corrupt(format!("preset set {s}")))
+                })
                 .collect::<Result<_, _>>()?,
             ..role.clone()
         };
@@ -135,7 +147,12 @@ struct RoleRow {
 }
 
 /// Insert a role with its grants and attached sets.
-pub fn insert_role(conn: &mut DbConnection, org: &OrgId, role: &Role, now: NaiveDateTime) -> Result<(), StoreError> {
+pub fn insert_role(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    role: &Role,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::insert_into(roles::table)
         .values((
             roles::id.eq(role.id.as_str()),
@@ -170,38 +187,59 @@ fn write_role_children(conn: &mut DbConnection, role: &Role) -> Result<(), Store
         })
         .collect();
     for chunk in grants.chunks(300) {
-        crate::on_backend!(conn, |c| diesel::insert_into(role_grants::table).values(chunk).execute(c))?;
+        crate::on_backend!(conn, |c| diesel::insert_into(role_grants::table)
+            .values(chunk)
+            .execute(c))?;
     }
     let sets: Vec<_> = role
         .permission_sets
         .iter()
-        .map(|s| (role_permission_sets::role_id.eq(role.id.as_str()), role_permission_sets::set_id.eq(s.as_str())))
+        .map(|s| {
+            (
+                role_permission_sets::role_id.eq(role.id.as_str()),
+                role_permission_sets::set_id.eq(s.as_str()),
+            )
+        })
         .collect();
     if !sets.is_empty() {
-        crate::on_backend!(conn, |c| diesel::insert_into(role_permission_sets::table).values(&sets).execute(c))?;
+        crate::on_backend!(conn, |c| diesel::insert_into(role_permission_sets::table)
+            .values(&sets)
+            .execute(c))?;
     }
     Ok(())
 }
 
 /// Overwrite a custom role's editable fields, grants and sets.
-pub fn update_role(conn: &mut DbConnection, org: &OrgId, role: &Role, now: NaiveDateTime) -> Result<(), StoreError> {
-    let n = diesel::update(roles::table.filter(roles::id.eq(role.id.as_str())).filter(roles::org_id.eq(org.as_str())))
-        .set((
-            roles::name.eq(&role.name),
-            roles::description.eq(&role.description),
-            roles::binds_at.eq(role.binds_at.to_string()),
-            roles::visibility.eq(visibility_text(role.visibility)),
-            roles::anonymized.eq(role.anonymized),
-            roles::attributes.eq(serde_json::to_string(&role.attributes)?),
-            roles::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+pub fn update_role(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    role: &Role,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let n = diesel::update(
+        roles::table
+            .filter(roles::id.eq(role.id.as_str()))
+            .filter(roles::org_id.eq(org.as_str())),
+    )
+    .set((
+        roles::name.eq(&role.name),
+        roles::description.eq(&role.description),
+        roles::binds_at.eq(role.binds_at.to_string()),
+        roles::visibility.eq(visibility_text(role.visibility)),
+        roles::anonymized.eq(role.anonymized),
+        roles::attributes.eq(serde_json::to_string(&role.attributes)?),
+        roles::updated_at.eq(now),
+    ))
+    .execute(conn)?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    diesel::delete(role_grants::table.filter(role_grants::role_id.eq(role.id.as_str()))).execute(conn)?;
-    diesel::delete(role_permission_sets::table.filter(role_permission_sets::role_id.eq(role.id.as_str())))
+    diesel::delete(role_grants::table.filter(role_grants::role_id.eq(role.id.as_str())))
         .execute(conn)?;
+    diesel::delete(
+        role_permission_sets::table.filter(role_permission_sets::role_id.eq(role.id.as_str())),
+    )
+    .execute(conn)?;
     write_role_children(conn, role)
 }
 
@@ -219,15 +257,24 @@ pub fn role_usage(conn: &mut DbConnection, role: &RoleId) -> Result<(i64, i64), 
 }
 
 pub fn delete_role(conn: &mut DbConnection, org: &OrgId, role: &RoleId) -> Result<(), StoreError> {
-    let n = diesel::delete(roles::table.filter(roles::id.eq(role.as_str())).filter(roles::org_id.eq(org.as_str())))
-        .execute(conn)?;
+    let n = diesel::delete(
+        roles::table
+            .filter(roles::id.eq(role.as_str()))
+            .filter(roles::org_id.eq(org.as_str())),
+    )
+    .execute(conn)?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }
     Ok(())
 }
 
-pub fn insert_set(conn: &mut DbConnection, org: &OrgId, set: &PermissionSet, now: NaiveDateTime) -> Result<(), StoreError> {
+pub fn insert_set(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    set: &PermissionSet,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::insert_into(permission_sets::table)
         .values((
             permission_sets::id.eq(set.id.as_str()),
@@ -246,15 +293,27 @@ fn write_set_items(conn: &mut DbConnection, set: &PermissionSet) -> Result<(), S
     let items: Vec<_> = set
         .permissions
         .iter()
-        .map(|p| (permission_set_items::set_id.eq(set.id.as_str()), permission_set_items::permission.eq(p.as_str())))
+        .map(|p| {
+            (
+                permission_set_items::set_id.eq(set.id.as_str()),
+                permission_set_items::permission.eq(p.as_str()),
+            )
+        })
         .collect();
     if !items.is_empty() {
-        crate::on_backend!(conn, |c| diesel::insert_into(permission_set_items::table).values(&items).execute(c))?;
+        crate::on_backend!(conn, |c| diesel::insert_into(permission_set_items::table)
+            .values(&items)
+            .execute(c))?;
     }
     Ok(())
 }
 
-pub fn update_set(conn: &mut DbConnection, org: &OrgId, set: &PermissionSet, now: NaiveDateTime) -> Result<(), StoreError> {
+pub fn update_set(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    set: &PermissionSet,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     let n = diesel::update(
         permission_sets::table
             .filter(permission_sets::id.eq(set.id.as_str()))
@@ -270,7 +329,10 @@ pub fn update_set(conn: &mut DbConnection, org: &OrgId, set: &PermissionSet, now
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    diesel::delete(permission_set_items::table.filter(permission_set_items::set_id.eq(set.id.as_str()))).execute(conn)?;
+    diesel::delete(
+        permission_set_items::table.filter(permission_set_items::set_id.eq(set.id.as_str())),
+    )
+    .execute(conn)?;
     write_set_items(conn, set)
 }
 
@@ -287,16 +349,31 @@ pub fn delete_set(conn: &mut DbConnection, org: &OrgId, set: &SetId) -> Result<(
     Ok(())
 }
 
-pub fn set_defaults(conn: &mut DbConnection, org: &OrgId, defaults: &OrgDefaults) -> Result<(), StoreError> {
-    diesel::delete(org_default_permissions::table.filter(org_default_permissions::org_id.eq(org.as_str())))
-        .execute(conn)?;
+pub fn set_defaults(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    defaults: &OrgDefaults,
+) -> Result<(), StoreError> {
+    diesel::delete(
+        org_default_permissions::table.filter(org_default_permissions::org_id.eq(org.as_str())),
+    )
+    .execute(conn)?;
     let rows: Vec<_> = defaults
         .allow
         .iter()
-        .map(|p| (org_default_permissions::org_id.eq(org.as_str()), org_default_permissions::permission.eq(p.as_str())))
+        .map(|p| {
+            (
+                org_default_permissions::org_id.eq(org.as_str()),
+                org_default_permissions::permission.eq(p.as_str()),
+            )
+        })
         .collect();
     if !rows.is_empty() {
-        crate::on_backend!(conn, |c| diesel::insert_into(org_default_permissions::table).values(&rows).execute(c))?;
+        crate::on_backend!(conn, |c| diesel::insert_into(
+            org_default_permissions::table
+        )
+        .values(&rows)
+        .execute(c))?;
     }
     Ok(())
 }
@@ -327,7 +404,11 @@ pub fn load(conn: &mut DbConnection, org: &OrgId) -> Result<PolicyRecords, Store
     let mut grants: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for (role, perm, effect) in role_grants::table
         .filter(role_grants::role_id.eq_any(&role_ids))
-        .select((role_grants::role_id, role_grants::permission, role_grants::effect))
+        .select((
+            role_grants::role_id,
+            role_grants::permission,
+            role_grants::effect,
+        ))
         .load::<(String, String, String)>(conn)?
     {
         grants.entry(role).or_default().push((perm, effect));
@@ -385,7 +466,10 @@ pub fn load(conn: &mut DbConnection, org: &OrgId) -> Result<PolicyRecords, Store
     let mut items: HashMap<String, BTreeSet<PermissionKey>> = HashMap::new();
     for (set, perm) in permission_set_items::table
         .filter(permission_set_items::set_id.eq_any(&set_ids))
-        .select((permission_set_items::set_id, permission_set_items::permission))
+        .select((
+            permission_set_items::set_id,
+            permission_set_items::permission,
+        ))
         .load::<(String, String)>(conn)?
     {
         items

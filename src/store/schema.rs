@@ -135,7 +135,6 @@ diesel::joinable!(groups -> orgs (org_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> users (user_id));
 
-
 diesel::table! {
     permissions (org_id, key) {
         org_id -> Text,

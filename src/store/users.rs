@@ -343,3 +343,39 @@ pub fn count_active_among(
         .count()
         .get_result(conn)?)
 }
+
+/// Users of the org by id (any status), in no particular order.
+pub fn get_many(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    ids: &[UserId],
+) -> Result<Vec<User>, StoreError> {
+    let ids: Vec<&str> = ids.iter().map(UserId::as_str).collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        for row in users::table
+            .filter(users::org_id.eq(org.as_str()))
+            .filter(users::id.eq_any(chunk))
+            .select(UserRow::as_select())
+            .load(conn)?
+        {
+            out.push(User::try_from(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Live users a directory owns.
+pub fn ids_in_directory(
+    conn: &mut DbConnection,
+    directory: &DirectoryId,
+) -> Result<Vec<UserId>, StoreError> {
+    Ok(users::table
+        .filter(users::directory_id.eq(directory.as_str()))
+        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .select(users::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .map(UserId::from_trusted)
+        .collect())
+}

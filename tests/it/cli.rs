@@ -75,6 +75,53 @@ fn administer(db: &TestDb) {
     let key_id = listed.split('\t').next().unwrap().to_owned();
     assert!(ok(&rollcall(&db.url, &["api-key", "revoke", &key_id])).contains("revoked"));
     assert!(ok(&rollcall(&db.url, &["api-key", "list", "--org", "acme"])).contains("revoked"));
+    let roles = ok(&rollcall(&db.url, &["role", "list", "--org", "acme"]));
+    assert!(roles.contains("view_manager\tView Manager"), "{roles}");
+    let shown = ok(&rollcall(
+        &db.url,
+        &["role", "show", "--org", "acme", "owner"],
+    ));
+    assert!(shown.contains("\"billing.legacy\": \"allow\""), "{shown}");
+    ok(&rollcall(
+        &db.url,
+        &[
+            "user",
+            "set-role",
+            "--org",
+            "acme",
+            "ada@example.com",
+            "view_manager",
+        ],
+    ));
+    ok(&rollcall(
+        &db.url,
+        &[
+            "user",
+            "set-workspaces",
+            "--org",
+            "acme",
+            "ada@example.com",
+            "team-a",
+        ],
+    ));
+    let shown = ok(&rollcall(
+        &db.url,
+        &["user", "show", "--org", "acme", "ada@example.com"],
+    ));
+    assert!(shown.contains("\"role\": \"view_manager\""), "{shown}");
+    assert!(shown.contains("team-a"), "{shown}");
+    let refused = rollcall(
+        &db.url,
+        &[
+            "user",
+            "set-role",
+            "--org",
+            "acme",
+            "ada@example.com",
+            "emperor",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("role `emperor` not found"));
     let unknown = rollcall(&db.url, &["user", "list", "--org", "nowhere"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("organization `nowhere` not found"));
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod api_authz;
 mod api_foundation;
 mod cli;
 mod store_conformance;

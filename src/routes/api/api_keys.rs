@@ -22,10 +22,39 @@ pub async fn create_api_key(
     access: OrgAccess,
     body: web::Json<CreateApiKey>,
 ) -> Result<HttpResponse, AppError> {
+    access.require("gateway.settings.manage")?;
     let b = body.into_inner();
+    if b.role.is_some() && b.user.is_some() {
+        return Err(AppError::bad_request("a personal key (user) takes no role"));
+    }
+    if let Some(role) = &b.role {
+        let role = access.policy.role(role)?;
+        access.authority.may_grant_role(
+            &access.policy.policy,
+            &role.id,
+            &crate::domain::authz::BindingScope::Org,
+        )?;
+    }
     let (key, token) = state
         .store
         .write(move |c| {
+            let user = b
+                .user
+                .as_deref()
+                .map(|u| service::users::find_by_id_or_name(c, &access.org, u))
+                .transpose()?;
+            if b.role.is_none() && user.is_none() {
+                // The default role of a key is the owner role: only grantable by an owner.
+                let owner = access
+                    .policy
+                    .owner_role()
+                    .ok_or_else(|| AppError::bad_request("this organization has no owner role"))?;
+                access.authority.may_grant_role(
+                    &access.policy.policy,
+                    &owner.id,
+                    &crate::domain::authz::BindingScope::Org,
+                )?;
+            }
             service::api_keys::create(
                 c,
                 &access.ctx,
@@ -34,7 +63,7 @@ pub async fn create_api_key(
                     name: b.name,
                     role_key: b.role,
                     instance_admin: false,
-                    user: None,
+                    user: user.as_ref(),
                 },
             )
         })
@@ -76,6 +105,7 @@ pub async fn revoke_api_key(
     access: OrgAccess,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
+    access.require("gateway.settings.manage")?;
     let (_, id) = path.into_inner();
     let key = state
         .store

@@ -20,6 +20,7 @@ pub async fn list_audit(
     access: OrgAccess,
     params: web::Query<AuditParams>,
 ) -> Result<HttpResponse, AppError> {
+    access.require("gateway.audit.read")?;
     let p = params.into_inner();
     let filter = AuditFilter {
         actor: p.actor,

@@ -125,6 +125,11 @@ pub struct CreateUser {
     pub family_name: Option<String>,
     pub display_name: Option<String>,
     pub external_id: Option<String>,
+    /// Org-level role key (default: the org's default role). Limited to roles
+    /// the caller could hold themselves.
+    pub role: Option<String>,
+    /// Workspace slugs or ids the user is restricted to (default: unrestricted).
+    pub workspaces: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -213,6 +218,7 @@ pub struct ApiKeyDto {
     pub id: String,
     pub name: String,
     pub role: Option<String>,
+    pub user_id: Option<String>,
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
@@ -224,6 +230,7 @@ impl From<ApiKey> for ApiKeyDto {
             id: k.id.into_string(),
             name: k.name,
             role: k.role_key,
+            user_id: k.user_id.map(|u| u.into_string()),
             created_at: utc(k.created_at),
             last_used_at: k.last_used_at.map(utc),
             revoked_at: k.revoked_at.map(utc),
@@ -237,6 +244,8 @@ pub struct CreateApiKey {
     pub name: String,
     /// Role the key acts with (default: the preset's owner role).
     pub role: Option<String>,
+    /// A personal key: acts as this user (id or userName), with their access.
+    pub user: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -270,4 +279,234 @@ pub fn if_match_version(
     s.parse().map(Some).map_err(|_| {
         crate::error::AppError::bad_request("If-Match must carry a version such as \"3\"")
     })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRole {
+    /// Key of an org-level role.
+    pub role: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetWorkspaces {
+    /// Workspace slugs or ids; `null` = unrestricted ("all", as the role allows).
+    pub workspaces: Option<Vec<String>>,
+    /// Home workspace (slug or id): a landing preference, no visibility by itself.
+    pub home: Option<String>,
+}
+
+/// A scope: nothing (the org), a `workspace`, or a `resource_type` with a `resource_id`.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeBody {
+    pub workspace: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+}
+
+impl From<ScopeBody> for crate::service::access::ScopeInput {
+    fn from(s: ScopeBody) -> Self {
+        crate::service::access::ScopeInput {
+            workspace: s.workspace,
+            resource_type: s.resource_type,
+            resource_id: s.resource_id,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddBinding {
+    /// A workspace- or resource-scoped role.
+    pub role: String,
+    #[serde(flatten)]
+    pub scope: ScopeBody,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+impl From<Effect> for crate::domain::authz::Grant {
+    fn from(e: Effect) -> Self {
+        match e {
+            Effect::Allow => crate::domain::authz::Grant::Allow,
+            Effect::Deny => crate::domain::authz::Grant::Deny,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddOverride {
+    pub permission: String,
+    pub effect: Effect,
+    #[serde(flatten)]
+    pub scope: ScopeBody,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    /// `[a-z0-9_]+`, unique in the org (create only).
+    pub key: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Copy grants and settings from this role (create only).
+    pub clone_from: Option<String>,
+    /// `org`, `workspace` or `resource:<type>`.
+    pub binds_at: Option<String>,
+    /// `yes`, `no` or `optional`.
+    #[schema(value_type = Option<String>)]
+    pub visibility: Option<crate::domain::authz::VisibilityMode>,
+    pub anonymized: Option<bool>,
+    /// Permission key → `allow` | `deny`; a missing key is "not granted"
+    /// (org-level) or "use default" (module-level). Replaces all grants.
+    #[schema(value_type = Option<Object>)]
+    pub grants: Option<std::collections::BTreeMap<String, crate::domain::authz::Grant>>,
+    /// Permission set ids or names (needs gateway.roles.manage).
+    pub permission_sets: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+}
+
+impl From<RoleBody> for crate::service::roles::RoleInput {
+    fn from(b: RoleBody) -> Self {
+        crate::service::roles::RoleInput {
+            key: b.key,
+            name: b.name,
+            description: b.description,
+            clone_from: b.clone_from,
+            binds_at: b.binds_at,
+            visibility: b.visibility,
+            anonymized: b.anonymized,
+            grants: b.grants,
+            permission_sets: b.permission_sets,
+            attributes: b.attributes,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SetBody {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// The application (resource of type `application`) the set is for.
+    pub application: Option<String>,
+    /// Allowed permissions (steps); replaces the list.
+    pub permissions: Option<Vec<String>>,
+}
+
+impl From<SetBody> for crate::service::roles::SetInput {
+    fn from(b: SetBody) -> Self {
+        crate::service::roles::SetInput {
+            name: b.name,
+            description: b.description,
+            application: b.application,
+            permissions: b.permissions,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsBody {
+    /// Permissions granted to users without a binding in the scope asked about.
+    pub allow: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum MappingKindBody {
+    ScimGroup,
+    SsoClaim,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MappingBody {
+    pub kind: MappingKindBody,
+    /// SCIM directory id (scim_group) or SSO connection id (sso_claim).
+    pub source: String,
+    /// SCIM group id or displayName, or the claim value.
+    pub group: String,
+    pub role: String,
+    #[serde(default)]
+    pub workspaces: Vec<String>,
+    /// Highest wins when several mappings match.
+    #[serde(default)]
+    pub priority: i32,
+}
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceBody {
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub id: String,
+    pub workspace: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CheckItem {
+    /// User id or userName.
+    pub user: String,
+    pub permission: String,
+    /// Workspace slug or id.
+    pub workspace: Option<String>,
+    pub resource: Option<ResourceBody>,
+    /// The user's relations to the item: author, manager, responsible,
+    /// editor, reader, invited, self, declaring, …
+    #[serde(default)]
+    pub relations: Vec<String>,
+}
+
+impl From<CheckItem> for crate::service::access::CheckInput {
+    fn from(c: CheckItem) -> Self {
+        crate::service::access::CheckInput {
+            user: c.user,
+            permission: c.permission,
+            workspace: c.workspace,
+            resource: c.resource.map(|r| (r.resource_type, r.id, r.workspace)),
+            relations: c.relations,
+        }
+    }
+}
+
+/// One check, or `{"checks": [...]}` for a batch (up to 1000).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum CheckBody {
+    Batch { checks: Vec<CheckItem> },
+    Single(CheckItem),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckAnswer {
+    pub allowed: bool,
+    /// The chain of reasons: which binding, role, set, override, policy or
+    /// deny decided.
+    #[schema(value_type = Vec<Object>)]
+    pub reasons: Vec<crate::domain::authz::Reason>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchAnswer {
+    /// In request order; a check that could not be answered carries `error`.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccessParams {
+    /// Evaluate workspace-scoped permissions in this workspace (slug or id).
+    pub workspace: Option<String>,
 }

@@ -1,10 +1,13 @@
 //! The admin REST API under `/api/v1`, with its OpenAPI document generated
 //! from the handlers' annotations and served at `/api/v1/openapi.json`.
 
+pub mod access;
 pub mod api_keys;
 pub mod audit;
 pub mod dto;
 pub mod orgs;
+pub mod roles;
+pub mod settings;
 pub mod users;
 pub mod workspaces;
 
@@ -53,7 +56,34 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(audit::list_audit)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
-        .service(api_keys::revoke_api_key);
+        .service(api_keys::revoke_api_key)
+        .service(access::set_role)
+        .service(access::set_workspaces)
+        .service(access::add_binding)
+        .service(access::remove_binding)
+        .service(access::add_override)
+        .service(access::remove_override)
+        .service(access::attach_set)
+        .service(access::detach_set)
+        .service(access::get_access)
+        .service(access::check)
+        .service(roles::list_permissions)
+        .service(roles::list_roles)
+        .service(roles::get_role)
+        .service(roles::create_role)
+        .service(roles::update_role)
+        .service(roles::delete_role)
+        .service(roles::list_sets)
+        .service(roles::create_set)
+        .service(roles::update_set)
+        .service(roles::delete_set)
+        .service(roles::get_defaults)
+        .service(roles::set_defaults)
+        .service(settings::get_settings)
+        .service(settings::put_settings)
+        .service(settings::list_mappings)
+        .service(settings::create_mapping)
+        .service(settings::delete_mapping);
 }
 
 /// The OpenAPI document of everything [`configure`] mounts.

@@ -32,14 +32,14 @@ pub async fn create_user(
     req: HttpRequest,
     body: web::Json<CreateUser>,
 ) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
     let b = body.into_inner();
     let user = state
         .store
         .write(move |c| {
             service::users::create(
                 c,
-                &access.ctx,
-                &access.org,
+                &access.acting(),
                 service::users::NewUser {
                     user_name: b.user_name,
                     email: b.email,
@@ -47,6 +47,8 @@ pub async fn create_user(
                     family_name: b.family_name,
                     display_name: b.display_name,
                     external_id: b.external_id,
+                    role: b.role,
+                    workspaces: b.workspaces,
                 },
             )
         })
@@ -71,6 +73,7 @@ pub async fn list_users(
     access: OrgAccess,
     params: web::Query<UserListParams>,
 ) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
     let p = params.into_inner();
     let limit = service::page_size(p.limit, 50, 200);
     let page = state
@@ -97,6 +100,7 @@ pub async fn get_user(
     access: OrgAccess,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
     let user = state
         .store
@@ -122,6 +126,7 @@ pub async fn update_user(
     path: web::Path<(String, String)>,
     body: web::Json<UpdateUser>,
 ) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
     let if_match = if_match_version(&req)?;
     let b = body.into_inner();
@@ -154,6 +159,7 @@ async fn set_status(
     id: String,
     target: UserStatus,
 ) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
     let if_match = if_match_version(&req)?;
     let user = state
         .store

@@ -21,6 +21,7 @@ pub async fn create_workspace(
     access: OrgAccess,
     body: web::Json<CreateWorkspace>,
 ) -> Result<HttpResponse, AppError> {
+    access.require("gateway.settings.manage")?;
     let body = body.into_inner();
     let ws = state
         .store
@@ -46,15 +47,15 @@ pub async fn create_workspace(
     security(("bearer" = []))
 )]
 #[get("/orgs/{org}/workspaces")]
-pub async fn list_workspaces(
-    state: web::Data<AppState>,
-    access: OrgAccess,
-) -> Result<HttpResponse, AppError> {
-    let list = state
-        .store
-        .read(move |c| service::workspaces::list(c, &access.org))
-        .await?;
-    Ok(HttpResponse::Ok().json(list.into_iter().map(WorkspaceDto::from).collect::<Vec<_>>()))
+pub async fn list_workspaces(access: OrgAccess) -> Result<HttpResponse, AppError> {
+    let list: Vec<WorkspaceDto> = access
+        .policy
+        .workspaces
+        .iter()
+        .cloned()
+        .map(WorkspaceDto::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
 }
 
 #[utoipa::path(
@@ -65,14 +66,10 @@ pub async fn list_workspaces(
 )]
 #[get("/orgs/{org}/workspaces/{workspace}")]
 pub async fn get_workspace(
-    state: web::Data<AppState>,
     access: OrgAccess,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (_, key) = path.into_inner();
-    let ws = state
-        .store
-        .read(move |c| service::workspaces::resolve(c, &access.org, &key))
-        .await?;
+    let ws = access.policy.workspace(&key)?.clone();
     Ok(HttpResponse::Ok().json(WorkspaceDto::from(ws)))
 }

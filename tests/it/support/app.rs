@@ -76,9 +76,15 @@ impl TestApp {
 
     /// Create an org through the CLI's code path and an API key for it.
     pub fn org_with_key(&self, slug: &str) -> String {
+        self.org_with_preset(slug, "analytics")
+    }
+
+    /// Create an org from a preset and an owner API key for it.
+    pub fn org_with_preset(&self, slug: &str, preset: &str) -> String {
         let store = self.db.store();
         let ctx = Ctx::new(Actor::cli(), None);
         let slug = slug.to_owned();
+        let preset = preset.to_owned();
         let (_, token) = store
             .write_blocking(|c| -> Result<_, rollcall::error::AppError> {
                 let org = service::orgs::create(
@@ -87,7 +93,7 @@ impl TestApp {
                     service::orgs::NewOrg {
                         slug,
                         name: None,
-                        preset: None,
+                        preset: Some(preset),
                     },
                 )?;
                 service::api_keys::create(
@@ -104,6 +110,45 @@ impl TestApp {
             })
             .unwrap();
         token.expose_secret().to_owned()
+    }
+
+    /// A personal API key acting as the user (id or userName) of the org.
+    pub fn personal_key(&self, org: &str, user: &str) -> String {
+        let ctx = Ctx::new(Actor::cli(), None);
+        let (_, token) = self
+            .db
+            .store()
+            .write_blocking(|c| -> Result<_, rollcall::error::AppError> {
+                let org = service::orgs::resolve(c, org)?;
+                let user = service::users::find_by_id_or_name(c, &org, user)?;
+                service::api_keys::create(
+                    c,
+                    &ctx,
+                    service::api_keys::NewKey {
+                        org: Some(&org),
+                        name: format!("personal {}", user.user_name),
+                        role_key: None,
+                        instance_admin: false,
+                        user: Some(&user),
+                    },
+                )
+            })
+            .unwrap();
+        token.expose_secret().to_owned()
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::DELETE, path, Some(token), None).await
     }
 
     pub fn instance_admin_key(&self) -> String {

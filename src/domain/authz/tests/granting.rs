@@ -227,3 +227,26 @@ fn roles_with_sets_need_the_sets_permissions() {
         matches!(err, GrantError::NotHeld { ref missing, .. } if missing == &vec![key("steps.origin.create")])
     );
 }
+
+/// The owner role of every preset sits at the top: it can grant every role
+/// of its preset at that role's own level (otherwise an org's owner could not
+/// hand out the preset's roles at all).
+#[test]
+fn every_preset_owner_can_grant_every_role() {
+    for name in Preset::names() {
+        let preset = Preset::load(name).unwrap();
+        let policy = preset.policy().unwrap();
+        let owner = preset.roles.iter().find(|r| r.owner).unwrap();
+        let granter = Subject::active().bind("b-owner", owner.id.as_str(), BindingScope::Org);
+        for role in &preset.roles {
+            let scope = match &role.binds_at {
+                ScopeKind::Org => BindingScope::Org,
+                ScopeKind::Workspace => BindingScope::workspace("w1"),
+                ScopeKind::Resource(t) => BindingScope::resource(t.clone(), "r1"),
+            };
+            if let Err(e) = can_grant_role(&policy, &granter, &role.id, &scope) {
+                panic!("{name}: the owner cannot grant {}: {e}", role.key);
+            }
+        }
+    }
+}

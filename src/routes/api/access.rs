@@ -1,0 +1,320 @@
+//! A user's access through the admin API — org role, workspace access,
+//! scoped bindings, individual overrides, permission sets, the access answer —
+//! and `POST /api/v1/orgs/{org}/authz/check`, the question the product asks.
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+
+use super::dto::{
+    AccessParams, AddBinding, AddOverride, BatchAnswer, CheckAnswer, CheckBody, SetRole,
+    SetWorkspaces,
+};
+use crate::auth::access::OrgAccess;
+use crate::error::{AppError, ErrorBody};
+use crate::service::access::{self, AccessView};
+use crate::state::AppState;
+
+type UserPath = web::Path<(String, String)>;
+
+/// Set the user's org-level role (source `admin`). Refused when the IdP
+/// manages roles and a mapping gave this one, beyond the caller's own
+/// rights, or when it would demote the last owner.
+#[utoipa::path(
+    tag = "access",
+    params(("org" = String, Path), ("id" = String, Path, description = "User id")),
+    request_body = SetRole,
+    responses((status = 200, body = AccessView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[put("/orgs/{org}/users/{id}/role")]
+pub async fn set_role(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: UserPath,
+    body: web::Json<SetRole>,
+) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
+    let (_, id) = path.into_inner();
+    let view = state
+        .store
+        .write(move |c| {
+            access::set_org_role(c, &access.acting(), &id, &body.role)?;
+            access::access_view(c, &access.org, &access.policy, &id, None)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Restrict the user to workspaces (or lift the restriction with `null`), and
+/// set their home workspace.
+#[utoipa::path(
+    tag = "access",
+    params(("org" = String, Path), ("id" = String, Path, description = "User id")),
+    request_body = SetWorkspaces,
+    responses((status = 200, body = AccessView), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[put("/orgs/{org}/users/{id}/workspaces")]
+pub async fn set_workspaces(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: UserPath,
+    body: web::Json<SetWorkspaces>,
+) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
+    let (_, id) = path.into_inner();
+    let b = body.into_inner();
+    let view = state
+        .store
+        .write(move |c| {
+            access::set_workspaces(c, &access.acting(), &id, b.workspaces, b.home)?;
+            access::access_view(c, &access.org, &access.policy, &id, None)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Bind a workspace- or resource-scoped role (seed 004 workspace roles, seed 000 workflow roles).
+#[utoipa::path(
+    tag = "access",
+    params(("org" = String, Path), ("id" = String, Path, description = "User id")),
+    request_body = AddBinding,
+    responses((status = 201, body = AccessView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/orgs/{org}/users/{id}/bindings")]
+pub async fn add_binding(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: UserPath,
+    body: web::Json<AddBinding>,
+) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
+    let (_, id) = path.into_inner();
+    let b = body.into_inner();
+    let view = state
+        .store
+        .write(move |c| {
+            access::add_binding(c, &access.acting(), &id, &b.role, &b.scope.into())?;
+            access::access_view(c, &access.org, &access.policy, &id, None)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+#[utoipa::path(
+    tag = "access",
+    params(("org" = String, Path), ("id" = String, Path, description = "User id"), ("binding" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[delete("/orgs/{org}/users/{id}/bindings/{binding}")]
+pub async fn remove_binding(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
+    let (_, id, binding) = path.into_inner();
+    state
+        .store
+        .write(move |c| access::remove_binding(c, &access.acting(), &id, &binding))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Add an individual allow or deny on top of the user's roles (seed 001
+/// "additional policies"). An allow is limited to what the caller holds.
+#[utoipa::path(
+    tag = "access",
+    params(("org" = String, Path), ("id" = String, Path, description = "User id")),
+    request_body = AddOverride,
+    responses((status = 201, body = AccessView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/orgs/{org}/users/{id}/overrides")]
+pub async fn add_override(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: UserPath,
+    body: web::Json<AddOverride>,
+) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
+    let (_, id) = path.into_inner();
+    let b = body.into_inner();
+    let view = state
+        .store
+        .write(move |c| {
+            access::add_override(
+                c,
+                &access.acting(),
+                &id,
+                &b.permission,
+                b.effect.into(),
+                &b.scope.into(),
+            )?;
+            access::access_view(c, &access.org, &access.policy, &id, None)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+#[utoipa::path(
+    tag = "access",
+    params(("org" = String, Path), ("id" = String, Path, description = "User id"), ("override" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[delete("/orgs/{org}/users/{id}/overrides/{override}")]
+pub async fn remove_override(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
+    let (_, id, o) = path.into_inner();
+    state
+        .store
+        .write(move |c| access::remove_override(c, &access.acting(), &id, &o))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Add the user to a permission set directly (needs build access to its application).
+#[utoipa::path(
+    tag = "access",
+    params(("org" = String, Path), ("id" = String, Path, description = "User id"), ("set" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[put("/orgs/{org}/users/{id}/permission-sets/{set}")]
+pub async fn attach_set(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (_, id, set) = path.into_inner();
+    state
+        .store
+        .write(move |c| access::put_user_set(c, &access.acting(), &id, &set, true))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    tag = "access",
+    params(("org" = String, Path), ("id" = String, Path, description = "User id"), ("set" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[delete("/orgs/{org}/users/{id}/permission-sets/{set}")]
+pub async fn detach_set(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (_, id, set) = path.into_inner();
+    state
+        .store
+        .write(move |c| access::put_user_set(c, &access.acting(), &id, &set, false))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Everything the user holds and may do, each with its reason: bindings with
+/// their source, effective permissions, visible workspaces, anonymized flag.
+#[utoipa::path(
+    tag = "access",
+    params(("org" = String, Path), ("id" = String, Path, description = "User id"), AccessParams),
+    responses((status = 200, body = AccessView), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/orgs/{org}/users/{id}/access")]
+pub async fn get_access(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    path: UserPath,
+    params: web::Query<AccessParams>,
+) -> Result<HttpResponse, AppError> {
+    access.require("gateway.users.manage")?;
+    let (_, id) = path.into_inner();
+    let ws = params.into_inner().workspace;
+    let view = state
+        .store
+        .read(move |c| access::access_view(c, &access.org, &access.policy, &id, ws.as_deref()))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+const MAX_BATCH: usize = 1000;
+
+/// May this user do this here? One check, or `{"checks": [...]}` (≤ 1000).
+/// Answers carry the chain of reasons. Unknown permissions, workspaces or
+/// users are 4xx errors (per item in a batch).
+#[utoipa::path(
+    tag = "authz",
+    params(("org" = String, Path)),
+    request_body = CheckBody,
+    responses((status = 200, body = CheckAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/orgs/{org}/authz/check")]
+pub async fn check(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    body: web::Json<CheckBody>,
+) -> Result<HttpResponse, AppError> {
+    match body.into_inner() {
+        CheckBody::Single(item) => {
+            let input: access::CheckInput = item.into();
+            let query = access::query_of(&access.policy, &input)?;
+            let org = access.org.clone();
+            let subject = state
+                .store
+                .read(move |c| access::subject_of(c, &org, &input.user))
+                .await?;
+            let d = access::decide(&access.policy, &subject, &query)?;
+            Ok(HttpResponse::Ok().json(CheckAnswer {
+                allowed: d.allowed,
+                reasons: d.reasons,
+            }))
+        }
+        CheckBody::Batch { checks } => {
+            if checks.len() > MAX_BATCH {
+                return Err(AppError::PayloadTooLarge(format!(
+                    "at most {MAX_BATCH} checks per batch"
+                )));
+            }
+            let inputs: Vec<access::CheckInput> = checks.into_iter().map(Into::into).collect();
+            let mut users: Vec<String> = inputs.iter().map(|i| i.user.clone()).collect();
+            users.sort();
+            users.dedup();
+            let org = access.org.clone();
+            let subjects = state
+                .store
+                .read(move |c| -> Result<_, AppError> {
+                    Ok(users
+                        .into_iter()
+                        .map(|u| {
+                            let s = access::subject_of(c, &org, &u);
+                            (u, s)
+                        })
+                        .collect::<std::collections::HashMap<_, _>>())
+                })
+                .await?;
+            let results = inputs
+                .iter()
+                .map(|input| {
+                    let answer = access::query_of(&access.policy, input).and_then(|q| match &subjects[&input.user] {
+                        Ok(s) => access::decide(&access.policy, s, &q),
+                        Err(e) => Err(AppError::NotFound(e.to_string())),
+                    });
+                    match answer {
+                        Ok(d) => serde_json::json!({"allowed": d.allowed, "reasons": d.reasons}),
+                        Err(e) => serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}),
+                    }
+                })
+                .collect();
+            Ok(HttpResponse::Ok().json(BatchAnswer { results }))
+        }
+    }
+}

@@ -1,0 +1,604 @@
+//! A user's access, changed by admins and explained to the product (SPEC §2):
+//! the org-level role (with `roles_managed_by`, granting limits and
+//! last-owner protection), workspace- and resource-scoped bindings, workspace
+//! access and home workspace, individual overrides, directly attached
+//! permission sets, and the access answer with a reason for everything.
+
+use serde::Serialize;
+
+use crate::domain::authz::{
+    self, BindingScope, BindingSource, Decision, Grant, IndividualOverride, MappedBinding,
+    OverrideId, PermissionKey, Principal, ResourceId, ResourceType, Role, ScopeKind, SetId,
+    Subject, WorkspaceAccess, WorkspaceList,
+};
+use crate::domain::{UserId, UserStatus};
+use crate::error::AppError;
+use crate::service::Acting;
+use crate::service::authz::{OrgPolicy, check_error};
+use crate::store::access::{self as rows, Holder, NewBinding, StoredBinding};
+use crate::store::orgs::Org;
+use crate::store::users::User;
+use crate::store::{self, DbConnection, StoreError, audit};
+
+fn binding_view(op: &OrgPolicy, b: &StoredBinding) -> serde_json::Value {
+    let role = op.policy.role(b.binding.role.as_str());
+    serde_json::json!({
+        "id": b.binding.id,
+        "role": role.map(|r| r.key.as_str()),
+        "scope": scope_view(op, &b.binding.scope),
+        "source": b.binding.source,
+        "mapping": b.mapping,
+    })
+}
+
+/// A scope as clients see it (`{"org": true}`, `{"workspace": slug}`,
+/// `{"resource_type", "resource_id"}`).
+pub fn scope_view(op: &OrgPolicy, scope: &BindingScope) -> serde_json::Value {
+    match scope {
+        BindingScope::Org => serde_json::json!({"kind": "org"}),
+        BindingScope::Workspace { workspace } => {
+            let slug = op
+                .workspaces
+                .iter()
+                .find(|w| w.id.as_str() == workspace.as_str())
+                .map(|w| w.slug.as_str());
+            serde_json::json!({"kind": "workspace", "workspace": slug.unwrap_or(workspace.as_str())})
+        }
+        BindingScope::Resource { resource_type, id } => {
+            serde_json::json!({"kind": "resource", "resource_type": resource_type, "resource_id": id})
+        }
+    }
+}
+
+/// A scope named by a client: nothing (org), a workspace (id or slug), or a resource.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeInput {
+    pub workspace: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+}
+
+impl ScopeInput {
+    pub fn resolve(&self, op: &OrgPolicy) -> Result<BindingScope, AppError> {
+        match (&self.workspace, &self.resource_type, &self.resource_id) {
+            (None, None, None) => Ok(BindingScope::Org),
+            (Some(w), None, None) => Ok(BindingScope::workspace(authz::WorkspaceId::new(
+                op.workspace(w)?.id.as_str(),
+            ))),
+            (None, Some(t), Some(id)) if !id.trim().is_empty() => Ok(BindingScope::resource(
+                ResourceType::parse(t)
+                    .map_err(|e| AppError::bad_request(format!("resource_type: {e}")))?,
+                ResourceId::new(id.trim()),
+            )),
+            _ => Err(AppError::bad_request(
+                "a scope is the organization (nothing), a `workspace`, or a `resource_type` with a `resource_id`",
+            )),
+        }
+    }
+}
+
+fn live_user(conn: &mut DbConnection, org: &Org, key: &str) -> Result<User, AppError> {
+    let user = crate::service::users::find(conn, org, key)?;
+    if user.status == UserStatus::Deprovisioned {
+        return Err(AppError::Conflict {
+            code: "deprovisioned",
+            message: format!("user `{key}` is deprovisioned"),
+        });
+    }
+    Ok(user)
+}
+
+/// Whether `user` is the last active holder of an owner role; such a user
+/// can be neither demoted, suspended nor deprovisioned (SPEC §2).
+pub fn is_last_owner(conn: &mut DbConnection, org: &Org, user: &UserId) -> Result<bool, AppError> {
+    let owners = rows::active_owners(conn, &org.id)?;
+    Ok(owners.len() == 1 && owners[0] == *user)
+}
+
+pub fn last_owner_error(user: &User) -> AppError {
+    AppError::Conflict {
+        code: "last_owner",
+        message: format!(
+            "`{}` is the last active owner of this organization; make someone else owner first",
+            user.user_name
+        ),
+    }
+}
+
+/// Refuse an admin edit of a role the IdP manages (`roles_managed_by = idp`).
+fn check_managed_by_idp(
+    conn: &mut DbConnection,
+    org: &Org,
+    current: Option<&StoredBinding>,
+) -> Result<(), AppError> {
+    let Some(current) = current else {
+        return Ok(());
+    };
+    let (Some(mapping_id), BindingSource::ScimGroup | BindingSource::SsoClaim) =
+        (&current.mapping, current.binding.source)
+    else {
+        return Ok(());
+    };
+    let mapped = match store::mappings::get(conn, &org.id, mapping_id.as_str()) {
+        Ok(m) => MappedBinding {
+            mapping: m.mapping.id,
+            group: m.mapping.group,
+            kind: m.mapping.kind,
+        },
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    authz::check_admin_role_edit(org.settings.roles_managed_by, Some(&mapped)).map_err(|r| {
+        AppError::Conflict {
+            code: "managed_by_idp",
+            message: r.message,
+        }
+    })
+}
+
+fn org_role<'a>(op: &'a OrgPolicy, key: &str) -> Result<&'a Role, AppError> {
+    let role = op.role(key)?;
+    if role.binds_at != ScopeKind::Org {
+        return Err(AppError::BadRequest {
+            code: "wrong_scope",
+            message: format!(
+                "role `{key}` is bound at {}; give it with a {} binding instead",
+                role.binds_at, role.binds_at
+            ),
+        });
+    }
+    Ok(role)
+}
+
+/// Set the user's org-level role (source `admin`).
+pub fn set_org_role(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user_key: &str,
+    role_key: &str,
+) -> Result<User, AppError> {
+    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
+    let user = live_user(conn, org, user_key)?;
+    let role = org_role(op, role_key)?;
+    let current = rows::org_binding(conn, &user.id)?;
+    check_managed_by_idp(conn, org, current.as_ref())?;
+    authority.may_grant_role(&op.policy, &role.id, &BindingScope::Org)?;
+    if let Some(c) = &current {
+        authority.may_grant_role(&op.policy, &c.binding.role, &BindingScope::Org)?;
+        let was_owner = op
+            .policy
+            .role(c.binding.role.as_str())
+            .is_some_and(|r| r.owner);
+        if was_owner && !role.owner && is_last_owner(conn, org, &user.id)? {
+            return Err(last_owner_error(&user));
+        }
+    }
+    rows::put_org_binding(
+        conn,
+        &org.id,
+        &user.id,
+        Some((&role.id, BindingSource::Admin, None)),
+        ctx.now,
+    )?;
+    rows::refresh(conn, std::slice::from_ref(&user.id))?;
+    audit::insert(
+        conn,
+        &[ctx.event(
+            Some(&org.id),
+            "user.role_changed",
+            "user",
+            Some(user.id.to_string()),
+            current.as_ref().map(|c| binding_view(op, c)),
+            Some(
+                serde_json::json!({"role": role.key, "scope": {"kind": "org"}, "source": "admin"}),
+            ),
+        )],
+    )?;
+    Ok(user)
+}
+
+/// Set the user's workspace list (`None` = unrestricted) and home workspace.
+pub fn set_workspaces(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user_key: &str,
+    list: Option<Vec<String>>,
+    home: Option<String>,
+) -> Result<User, AppError> {
+    let (ctx, org, op) = (a.ctx, a.org, a.op);
+    let user = live_user(conn, org, user_key)?;
+    let before = rows::workspace_access(conn, &user.id)?;
+    let list = match list {
+        None => WorkspaceList::All,
+        Some(keys) => WorkspaceList::Only(
+            keys.iter()
+                .map(|k| {
+                    op.workspace(k)
+                        .map(|w| authz::WorkspaceId::new(w.id.as_str()))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let home = home
+        .map(|h| {
+            op.workspace(&h)
+                .map(|w| authz::WorkspaceId::new(w.id.as_str()))
+        })
+        .transpose()?;
+    let after = WorkspaceAccess { list, home };
+    rows::put_workspace_access(conn, &user.id, &after)?;
+    audit::insert(
+        conn,
+        &[ctx.event(
+            Some(&org.id),
+            "user.workspaces_changed",
+            "user",
+            Some(user.id.to_string()),
+            Some(serde_json::to_value(&before).map_err(StoreError::from)?),
+            Some(serde_json::to_value(&after).map_err(StoreError::from)?),
+        )],
+    )?;
+    Ok(user)
+}
+
+/// Bind a workspace- or resource-scoped role to the user.
+pub fn add_binding(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user_key: &str,
+    role_key: &str,
+    scope: &ScopeInput,
+) -> Result<String, AppError> {
+    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
+    let user = live_user(conn, org, user_key)?;
+    let role = op.role(role_key)?;
+    let scope = scope.resolve(op)?;
+    let fits = matches!(
+        (&role.binds_at, &scope),
+        (ScopeKind::Workspace, BindingScope::Workspace { .. })
+    ) || matches!((&role.binds_at, &scope), (ScopeKind::Resource(t), BindingScope::Resource { resource_type, .. }) if t == resource_type);
+    if !fits {
+        return Err(AppError::BadRequest {
+            code: "wrong_scope",
+            message: format!(
+                "role `{role_key}` is bound at {}; use PUT …/role for org-level roles",
+                role.binds_at
+            ),
+        });
+    }
+    authority.may_grant_role(&op.policy, &role.id, &scope)?;
+    let id = rows::insert_binding(
+        conn,
+        &org.id,
+        NewBinding {
+            holder: Holder::User(&user.id),
+            role: &role.id,
+            scope: &scope,
+            source: BindingSource::Admin,
+            mapping: None,
+        },
+        ctx.now,
+    )?;
+    audit::insert(
+        conn,
+        &[ctx.event(
+            Some(&org.id),
+            "user.binding_added",
+            "user",
+            Some(user.id.to_string()),
+            None,
+            Some(serde_json::json!({"binding": id, "role": role.key, "scope": scope_view(op, &scope)})),
+        )],
+    )?;
+    Ok(id.as_str().to_owned())
+}
+
+/// Remove one of the user's own bindings.
+pub fn remove_binding(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user_key: &str,
+    binding_id: &str,
+) -> Result<(), AppError> {
+    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
+    let user = live_user(conn, org, user_key)?;
+    let not_found = || AppError::not_found("binding", binding_id);
+    let binding = rows::get_binding(conn, &org.id, binding_id).map_err(|e| match e {
+        StoreError::NotFound => not_found(),
+        other => other.into(),
+    })?;
+    if binding.binding.principal != Principal::User(authz::UserId::new(user.id.as_str())) {
+        return Err(not_found());
+    }
+    if binding.binding.scope == BindingScope::Org {
+        check_managed_by_idp(conn, org, Some(&binding))?;
+        let owner = op
+            .policy
+            .role(binding.binding.role.as_str())
+            .is_some_and(|r| r.owner);
+        if owner && is_last_owner(conn, org, &user.id)? {
+            return Err(last_owner_error(&user));
+        }
+    }
+    authority.may_grant_role(&op.policy, &binding.binding.role, &binding.binding.scope)?;
+    rows::delete_binding(conn, &org.id, binding_id)?;
+    audit::insert(
+        conn,
+        &[ctx.event(
+            Some(&org.id),
+            "user.binding_removed",
+            "user",
+            Some(user.id.to_string()),
+            Some(binding_view(op, &binding)),
+            None,
+        )],
+    )?;
+    Ok(())
+}
+
+/// Add an individual allow or deny (seed 001 "additional policies").
+pub fn add_override(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user_key: &str,
+    permission: &str,
+    grant: Grant,
+    scope: &ScopeInput,
+) -> Result<IndividualOverride, AppError> {
+    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
+    let user = live_user(conn, org, user_key)?;
+    let permission: PermissionKey = op.permission(permission)?;
+    let scope = scope.resolve(op)?;
+    if grant == Grant::Allow {
+        authority.may_grant_permission(&op.policy, &permission, &scope)?;
+    }
+    let o = IndividualOverride {
+        id: OverrideId::new(uuid::Uuid::now_v7().to_string()),
+        permission,
+        grant,
+        scope,
+    };
+    rows::insert_override(conn, &org.id, &user.id, &o, ctx.now)?;
+    audit::insert(
+        conn,
+        &[ctx.event(
+            Some(&org.id),
+            "user.override_added",
+            "user",
+            Some(user.id.to_string()),
+            None,
+            Some(serde_json::to_value(&o).map_err(StoreError::from)?),
+        )],
+    )?;
+    Ok(o)
+}
+
+pub fn remove_override(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user_key: &str,
+    override_id: &str,
+) -> Result<(), AppError> {
+    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
+    let user = live_user(conn, org, user_key)?;
+    let removed = rows::delete_override(conn, &user.id, override_id).map_err(|e| match e {
+        StoreError::NotFound => AppError::not_found("override", override_id),
+        other => other.into(),
+    })?;
+    if removed.grant == Grant::Allow {
+        authority.may_grant_permission(&op.policy, &removed.permission, &removed.scope)?;
+    }
+    audit::insert(
+        conn,
+        &[ctx.event(
+            Some(&org.id),
+            "user.override_removed",
+            "user",
+            Some(user.id.to_string()),
+            Some(serde_json::to_value(&removed).map_err(StoreError::from)?),
+            None,
+        )],
+    )?;
+    Ok(())
+}
+
+/// Add the user to a permission set directly, or take them out (seed 002).
+pub fn put_user_set(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user_key: &str,
+    set_id: &str,
+    attached: bool,
+) -> Result<(), AppError> {
+    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
+    let user = live_user(conn, org, user_key)?;
+    let set = op
+        .policy
+        .set(set_id)
+        .ok_or_else(|| AppError::not_found("permission set", set_id))?;
+    authority.may_edit_set(&op.policy, set)?;
+    rows::put_user_set(conn, &user.id, &SetId::new(set_id), attached)?;
+    audit::insert(
+        conn,
+        &[ctx.event(
+            Some(&org.id),
+            if attached {
+                "user.set_attached"
+            } else {
+                "user.set_detached"
+            },
+            "user",
+            Some(user.id.to_string()),
+            None,
+            Some(serde_json::json!({"set": set.id, "name": set.name})),
+        )],
+    )?;
+    Ok(())
+}
+
+/// The access answer: every binding with its source, effective permissions,
+/// visible workspaces and the anonymized flag, each with its reason.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccessView {
+    pub user_id: String,
+    pub status: UserStatus,
+    #[schema(value_type = Vec<Object>)]
+    pub bindings: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub overrides: Vec<IndividualOverride>,
+    #[schema(value_type = Vec<String>)]
+    pub permission_sets: Vec<SetId>,
+    /// Every org- and workspace-scoped permission of the catalogue, decided.
+    pub permissions: Vec<PermissionAnswer>,
+    pub workspaces: WorkspacesAnswer,
+    pub anonymized: bool,
+    pub anonymized_reason: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PermissionAnswer {
+    pub permission: String,
+    pub allowed: bool,
+    #[schema(value_type = Vec<Object>)]
+    pub reasons: Vec<authz::Reason>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WorkspacesAnswer {
+    /// Sees every workspace, including ones created later.
+    pub all: bool,
+    /// Slugs of the visible workspaces.
+    pub visible: Vec<String>,
+    pub home: Option<String>,
+    pub reason: String,
+}
+
+pub fn access_view(
+    conn: &mut DbConnection,
+    org: &Org,
+    op: &OrgPolicy,
+    user_key: &str,
+    workspace: Option<&str>,
+) -> Result<AccessView, AppError> {
+    let user = crate::service::users::find(conn, org, user_key)?;
+    let subject = rows::subject(conn, &org.id, &user.id)?;
+    let own = rows::user_bindings(conn, &user.id)?;
+    let mut bindings: Vec<serde_json::Value> = own.iter().map(|b| binding_view(op, b)).collect();
+    for b in &subject.bindings {
+        if let Principal::Group(g) = &b.principal {
+            let role = op.policy.role(b.role.as_str());
+            bindings.push(serde_json::json!({
+                "id": b.id,
+                "role": role.map(|r| r.key.as_str()),
+                "scope": scope_view(op, &b.scope),
+                "source": b.source,
+                "via_group": g,
+            }));
+        }
+    }
+    let ws = workspace
+        .map(|w| {
+            op.workspace(w)
+                .map(|w| authz::WorkspaceId::new(w.id.as_str()))
+        })
+        .transpose()?;
+    let permissions = authz::effective_permissions(&op.policy, &subject, ws.as_ref())
+        .map_err(check_error)?
+        .into_iter()
+        .map(|(k, d)| PermissionAnswer {
+            permission: k.as_str().to_owned(),
+            allowed: d.allowed,
+            reasons: d.reasons,
+        })
+        .collect();
+    let vis = authz::visible_workspaces(&op.policy, &subject, &op.workspace_ids())
+        .map_err(check_error)?;
+    let slug = |id: &authz::WorkspaceId| {
+        op.workspaces
+            .iter()
+            .find(|w| w.id.as_str() == id.as_str())
+            .map(|w| w.slug.clone())
+            .unwrap_or_else(|| id.as_str().to_owned())
+    };
+    let anonymized = authz::is_anonymized(&op.policy, &subject).map_err(check_error)?;
+    let anonymized_reason = if anonymized {
+        "every org-level role the user holds is an \"Anonymized Data\" variant: no individuals report".to_owned()
+    } else {
+        "the user holds an org-level role that is not an anonymized variant (or none)".to_owned()
+    };
+    Ok(AccessView {
+        user_id: user.id.to_string(),
+        status: user.status,
+        bindings,
+        overrides: subject.overrides.clone(),
+        permission_sets: subject.sets.clone(),
+        permissions,
+        workspaces: WorkspacesAnswer {
+            all: vis.all,
+            visible: vis.workspaces.iter().map(slug).collect(),
+            home: vis.home.as_ref().map(slug),
+            reason: vis.reason.message,
+        },
+        anonymized,
+        anonymized_reason,
+    })
+}
+
+/// One question of `POST …/authz/check`.
+#[derive(Debug, Clone)]
+pub struct CheckInput {
+    pub user: String,
+    pub permission: String,
+    pub workspace: Option<String>,
+    pub resource: Option<(String, String, Option<String>)>,
+    pub relations: Vec<String>,
+}
+
+/// Build the engine's query from a client's names (workspace slugs or ids).
+pub fn query_of(op: &OrgPolicy, input: &CheckInput) -> Result<authz::Query, AppError> {
+    let permission = PermissionKey::parse(&input.permission)
+        .map_err(|e| AppError::bad_request(format!("permission `{}`: {e}", input.permission)))?;
+    let mut query = authz::Query::new(permission);
+    if let Some(w) = &input.workspace {
+        query.workspace = Some(authz::WorkspaceId::new(op.workspace(w)?.id.as_str()));
+    }
+    if let Some((t, id, w)) = &input.resource {
+        let resource_type = ResourceType::parse(t)
+            .map_err(|e| AppError::bad_request(format!("resource type `{t}`: {e}")))?;
+        let workspace = w
+            .as_deref()
+            .map(|w| {
+                op.workspace(w)
+                    .map(|w| authz::WorkspaceId::new(w.id.as_str()))
+            })
+            .transpose()?;
+        query.resource = Some(authz::ResourceRef {
+            resource_type,
+            id: ResourceId::new(id),
+            workspace,
+        });
+    }
+    query.relations = input.relations.iter().cloned().collect();
+    Ok(query)
+}
+
+/// Answer one check for a user whose subject the caller loaded.
+pub fn decide(
+    op: &OrgPolicy,
+    subject: &Subject,
+    query: &authz::Query,
+) -> Result<Decision, AppError> {
+    authz::check(&op.policy, subject, query).map_err(check_error)
+}
+
+/// The subject of a user named by id (or userName) for checks; 404 if unknown.
+pub fn subject_of(conn: &mut DbConnection, org: &Org, user_key: &str) -> Result<Subject, AppError> {
+    let id = match user_key.parse::<UserId>() {
+        Ok(id) => id,
+        Err(_) => crate::service::users::find_by_id_or_name(conn, org, user_key)?.id,
+    };
+    rows::subject(conn, &org.id, &id).map_err(|e| match e {
+        StoreError::NotFound => AppError::not_found("user", user_key),
+        other => other.into(),
+    })
+}

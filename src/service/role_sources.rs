@@ -1,0 +1,289 @@
+//! Where a user's org-level role comes from (SPEC §2), applied: the one path
+//! that SCIM (and later SSO) call after a user, group or membership change.
+//! For each affected user it gathers the matching group mappings of the
+//! directory, the SCIM `roles` attribute and the current binding, asks the
+//! engine's [`resolve_org_role`], and materialises the answer as the user's
+//! org binding (and workspace list) — batched, so a PATCH adding 100 members
+//! costs a fixed number of reads plus writes for the users that change.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use crate::domain::authz::{
+    self, BindingSource, CurrentBinding, GroupMapping, MappingKind, RoleId, RoleResolutionInput,
+    ScimRole, WorkspaceAccess, WorkspaceList, WorkspaceUpdate, resolve_org_role,
+};
+use crate::domain::{DirectoryId, UserId, UserStatus};
+use crate::error::AppError;
+use crate::service::Ctx;
+use crate::service::access::is_last_owner;
+use crate::service::authz::OrgPolicy;
+use crate::store::orgs::Org;
+use crate::store::users::User;
+use crate::store::{self, DbConnection, audit};
+
+/// Roles named by a SCIM `roles` attribute (Entra app roles) that exist in
+/// the org, matched by key or name, case-insensitively.
+pub fn scim_roles(op: &OrgPolicy, scim: &Value) -> Vec<ScimRole> {
+    let Some(list) = scim.get("roles").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|entry| {
+            let name = entry
+                .get("value")
+                .or_else(|| entry.get("display"))
+                .and_then(Value::as_str)
+                .or_else(|| entry.as_str())?
+                .trim()
+                .to_lowercase();
+            let role = op.policy.roles().find(|r| {
+                r.binds_at == authz::ScopeKind::Org
+                    && (r.key.as_str() == name || r.name.to_lowercase() == name)
+            })?;
+            Some(ScimRole {
+                role: role.id.clone(),
+                primary: entry
+                    .get("primary")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// The org's default role id, if the setting names an existing role.
+pub fn default_role(org: &Org, op: &OrgPolicy) -> Option<RoleId> {
+    let key = org.settings.default_role.as_deref()?;
+    op.policy.role_by_key(key).map(|r| r.id.clone())
+}
+
+/// Re-evaluate every live user of a directory (after its mappings changed).
+pub fn reapply_directory(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    org: &Org,
+    op: &OrgPolicy,
+    directory: &str,
+) -> Result<usize, AppError> {
+    let directory: DirectoryId = directory
+        .parse()
+        .map_err(|_| AppError::not_found("SCIM directory", directory))?;
+    let users = store::users::ids_in_directory(conn, &directory)?;
+    let mut changed = 0;
+    for chunk in users.chunks(500) {
+        changed += reapply(conn, ctx, org, op, chunk, &directory)?;
+    }
+    Ok(changed)
+}
+
+/// Whether any mapping of the directory could match this group (by id or
+/// displayName) — if none can, membership changes leave roles alone.
+pub fn group_is_mapped(mappings: &[GroupMapping], group_id: &str, display_name: &str) -> bool {
+    mappings.iter().any(|m| matches(m, group_id, display_name))
+}
+
+fn matches(m: &GroupMapping, group_id: &str, display_name: &str) -> bool {
+    m.kind == MappingKind::ScimGroup
+        && (m.group == group_id || m.group.eq_ignore_ascii_case(display_name))
+}
+
+/// The directory's SCIM-group mappings.
+pub fn directory_mappings(
+    conn: &mut DbConnection,
+    org: &Org,
+    directory: &DirectoryId,
+) -> Result<Vec<GroupMapping>, AppError> {
+    Ok(
+        store::mappings::for_source(conn, &org.id, directory.as_str())?
+            .into_iter()
+            .map(|m| m.mapping)
+            .filter(|m| m.kind == MappingKind::ScimGroup)
+            .collect(),
+    )
+}
+
+/// Resolve and materialise the org-level role of `users` (all of this
+/// directory). Returns how many users' role or workspaces changed.
+pub fn reapply(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    org: &Org,
+    op: &OrgPolicy,
+    users: &[UserId],
+    directory: &DirectoryId,
+) -> Result<usize, AppError> {
+    if users.is_empty() {
+        return Ok(0);
+    }
+    let records = store::users::get_many(conn, &org.id, users)?;
+    let mappings = directory_mappings(conn, org, directory)?;
+    let mut groups_of: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    if !mappings.is_empty() {
+        for (user, group, name) in store::groups::memberships_in_directory(conn, users, directory)?
+        {
+            groups_of.entry(user).or_default().push((group, name));
+        }
+    }
+    let current = store::access::org_bindings_of(conn, users)?;
+    let default = default_role(org, op);
+    let mut changed = 0;
+    let mut events = Vec::new();
+    for user in records
+        .iter()
+        .filter(|u| u.status != UserStatus::Deprovisioned)
+    {
+        let matching: Vec<GroupMapping> = groups_of
+            .get(user.id.as_str())
+            .map(|groups| {
+                mappings
+                    .iter()
+                    .filter(|m| groups.iter().any(|(id, name)| matches(m, id, name)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let stored = current.get(user.id.as_str());
+        if apply_one(
+            conn,
+            ctx,
+            org,
+            op,
+            user,
+            stored,
+            &matching,
+            default.as_ref(),
+            &mut events,
+        )? {
+            changed += 1;
+        }
+    }
+    audit::insert(conn, &events)?;
+    Ok(changed)
+}
+
+/// Resolve one user; write what changed. `events` collects the audit rows.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_one(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    org: &Org,
+    op: &OrgPolicy,
+    user: &User,
+    stored: Option<&store::access::StoredBinding>,
+    matching: &[GroupMapping],
+    default: Option<&RoleId>,
+    events: &mut Vec<store::audit::NewAuditEvent>,
+) -> Result<bool, AppError> {
+    let current = stored.map(|b| CurrentBinding {
+        role: b.binding.role.clone(),
+        source: b.binding.source,
+    });
+    let scim_roles = scim_roles(op, &user.scim);
+    let fallback = match (default, &current) {
+        (Some(d), _) => d.clone(),
+        // No default configured: keep what the user has (or nothing to do).
+        (None, Some(c)) => c.role.clone(),
+        (None, None) if scim_roles.is_empty() && matching.is_empty() => return Ok(false),
+        (None, None) => scim_roles
+            .first()
+            .map(|r| r.role.clone())
+            .or_else(|| matching.first().map(|m| m.role.clone()))
+            .unwrap_or_else(|| RoleId::new("")),
+    };
+    let resolution = resolve_org_role(RoleResolutionInput {
+        roles_managed_by: org.settings.roles_managed_by,
+        current: current.as_ref(),
+        mappings: matching,
+        scim_roles: &scim_roles,
+        default_role: &fallback,
+    });
+    let mut wrote = false;
+    let role_changed = resolution.changed
+        || stored.is_some_and(|b| b.mapping.as_ref() != resolution.mapping.as_ref())
+        || stored.is_none();
+    if role_changed && !resolution.role.as_str().is_empty() {
+        let was_owner = stored
+            .and_then(|b| op.policy.role(b.binding.role.as_str()))
+            .is_some_and(|r| r.owner);
+        let becomes_owner = op
+            .policy
+            .role(resolution.role.as_str())
+            .is_some_and(|r| r.owner);
+        if was_owner && !becomes_owner && is_last_owner(conn, org, &user.id)? {
+            tracing::warn!(user = %user.id, "kept the last owner's role although the IdP would change it");
+            events.push(ctx.event(
+                Some(&org.id),
+                "user.role_change_refused",
+                "user",
+                Some(user.id.to_string()),
+                None,
+                Some(serde_json::json!({"reason": "last active owner", "would_be": resolution.reason})),
+            ));
+        } else {
+            store::access::put_org_binding(
+                conn,
+                &org.id,
+                &user.id,
+                Some((
+                    &resolution.role,
+                    resolution.source,
+                    resolution.mapping.as_ref(),
+                )),
+                ctx.now,
+            )?;
+            events.push(ctx.event(
+                Some(&org.id),
+                "user.role_changed",
+                "user",
+                Some(user.id.to_string()),
+                stored.map(|b| {
+                    serde_json::json!({
+                        "role": op.policy.role(b.binding.role.as_str()).map(|r| r.key.as_str()),
+                        "source": b.binding.source,
+                    })
+                }),
+                Some(serde_json::json!({
+                    "role": op.policy.role(resolution.role.as_str()).map(|r| r.key.as_str()),
+                    "source": resolution.source,
+                    "mapping": resolution.mapping,
+                    "reason": resolution.reason,
+                })),
+            ));
+            wrote = true;
+        }
+    }
+    if let WorkspaceUpdate::Set(workspaces) = &resolution.workspaces {
+        let before = store::access::workspace_access(conn, &user.id)?;
+        let after = WorkspaceAccess {
+            list: WorkspaceList::Only(workspaces.iter().cloned().collect::<BTreeSet<_>>()),
+            home: before.home.clone(),
+        };
+        if after != before {
+            store::access::put_workspace_access(conn, &user.id, &after)?;
+            events.push(ctx.event(
+                Some(&org.id),
+                "user.workspaces_changed",
+                "user",
+                Some(user.id.to_string()),
+                Some(serde_json::to_value(&before).unwrap_or_default()),
+                Some(serde_json::to_value(&after).unwrap_or_default()),
+            ));
+            wrote = true;
+        }
+    }
+    if wrote {
+        store::access::refresh(conn, std::slice::from_ref(&user.id))?;
+    }
+    Ok(wrote)
+}
+
+/// Bind the org default (or a SCIM `roles` role) to a user the gateway just
+/// created, where no mapping can apply yet.
+pub fn initial_binding(op: &OrgPolicy, org: &Org, scim: &Value) -> Option<(RoleId, BindingSource)> {
+    if let Some(r) = scim_roles(op, scim).into_iter().max_by_key(|r| r.primary) {
+        return Some((r.role, BindingSource::ScimRoles));
+    }
+    default_role(org, op).map(|d| (d, BindingSource::Default))
+}
