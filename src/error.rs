@@ -303,3 +303,269 @@ mod tests {
         assert!(resp.headers().get("www-authenticate").is_some());
     }
 }
+
+// ------------------------------------------------------------------ SCIM
+
+use crate::scim::{ScimError, ScimType};
+
+/// An error of the SCIM interface, rendered as RFC 7644 §3.12
+/// (`{"schemas": [Error], "status": "400", "scimType": …, "detail": …}`,
+/// `application/scim+json`). Client mistakes are 4xx with the right scimType.
+#[derive(Debug, thiserror::Error)]
+pub enum ScimApiError {
+    #[error("{1}")]
+    BadRequest(ScimType, String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 409 `uniqueness`.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests for this directory")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ScimApiError {
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        ScimApiError::BadRequest(ScimType::InvalidValue, detail.into())
+    }
+
+    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
+        ScimApiError::BadRequest(ScimType::InvalidSyntax, detail.into())
+    }
+
+    pub fn mutability(detail: impl Into<String>) -> Self {
+        ScimApiError::BadRequest(ScimType::Mutability, detail.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ScimApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
+            ScimApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ScimApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ScimApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ScimApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ScimApiError::Conflict(_) => StatusCode::CONFLICT,
+            ScimApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ScimApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ScimApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ScimApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ScimApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ScimApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn scim_type(&self) -> Option<ScimType> {
+        match self {
+            ScimApiError::BadRequest(t, _) => Some(*t),
+            ScimApiError::Conflict(_) => Some(ScimType::Uniqueness),
+            _ => None,
+        }
+    }
+
+    /// The RFC 7644 §3.12 body (used directly by Bulk responses too).
+    pub fn body(&self) -> serde_json::Value {
+        let status = self.status();
+        let detail = if status.is_server_error() {
+            tracing::error!(error = %self, "SCIM request failed");
+            "the service failed; see the server log for this request id".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut body = serde_json::json!({
+            "schemas": [crate::scim::urn::ERROR],
+            "status": status.as_u16().to_string(),
+            "detail": detail,
+        });
+        if let Some(t) = self.scim_type() {
+            body["scimType"] = serde_json::json!(t.as_str());
+        }
+        body
+    }
+}
+
+impl From<ScimError> for ScimApiError {
+    fn from(e: ScimError) -> Self {
+        match e.scim_type {
+            ScimType::Uniqueness => ScimApiError::Conflict(e.detail),
+            t => ScimApiError::BadRequest(t, e.detail),
+        }
+    }
+}
+
+impl From<crate::store::scim::FilterUnsupported> for ScimApiError {
+    fn from(e: crate::store::scim::FilterUnsupported) -> Self {
+        ScimApiError::BadRequest(ScimType::InvalidFilter, e.0)
+    }
+}
+
+impl From<crate::store::scim::ListError> for ScimApiError {
+    fn from(e: crate::store::scim::ListError) -> Self {
+        match e {
+            crate::store::scim::ListError::Filter(f) => f.into(),
+            crate::store::scim::ListError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ScimApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ScimApiError::NotFound("resource not found".to_owned()),
+            StoreError::Unique(field) => ScimApiError::Conflict(match field {
+                UniqueField::UserName => {
+                    "userName is already in use (compared case-insensitively)".to_owned()
+                }
+                UniqueField::Email => {
+                    "a user with this email already exists in the organization".to_owned()
+                }
+                UniqueField::ExternalId => {
+                    "externalId is already in use in this directory".to_owned()
+                }
+                UniqueField::DisplayName => {
+                    "displayName is already in use in this directory".to_owned()
+                }
+                other => format!("already exists ({other:?})"),
+            }),
+            StoreError::VersionConflict => ScimApiError::PreconditionFailed(
+                "the resource was changed concurrently; read it again".to_owned(),
+            ),
+            StoreError::Busy(m) | StoreError::Unavailable(m) => ScimApiError::Unavailable(m),
+            other => ScimApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ScimApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        StoreError::from(e).into()
+    }
+}
+
+/// Errors of the shared services (role sources, access) seen from SCIM.
+impl From<AppError> for ScimApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::BadRequest { message, .. } => ScimApiError::invalid_value(message),
+            AppError::Conflict {
+                code: "last_owner",
+                message,
+            } => ScimApiError::mutability(message),
+            AppError::Conflict { message, .. } => ScimApiError::Conflict(message),
+            AppError::Unauthenticated(m) => ScimApiError::Unauthorized(m),
+            AppError::Forbidden(m) => ScimApiError::Forbidden(m),
+            AppError::NotFound(m) => ScimApiError::NotFound(m),
+            AppError::PreconditionFailed(m) => ScimApiError::PreconditionFailed(m),
+            AppError::PayloadTooLarge(m) => ScimApiError::PayloadTooLarge(m),
+            AppError::Unavailable(m) => ScimApiError::Unavailable(m),
+            AppError::Internal(m) => ScimApiError::Internal(m),
+        }
+    }
+}
+
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+impl ResponseError for ScimApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status());
+        builder.content_type(SCIM_CONTENT_TYPE);
+        match self {
+            ScimApiError::Unauthorized(_) => {
+                builder.insert_header(("WWW-Authenticate", "Bearer realm=\"rollcall-scim\""));
+            }
+            ScimApiError::TooManyRequests { retry_after_secs } => {
+                builder.insert_header(("Retry-After", retry_after_secs.to_string()));
+            }
+            ScimApiError::Unavailable(_) => {
+                builder.insert_header(("Retry-After", "1"));
+            }
+            _ => {}
+        }
+        builder.body(self.body().to_string())
+    }
+}
+
+#[cfg(test)]
+mod scim_tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn scim_errors_have_the_rfc_shape() {
+        let cases = [
+            (ScimApiError::invalid_value("x"), 400, Some("invalidValue")),
+            (
+                ScimApiError::BadRequest(ScimType::InvalidFilter, "f".into()),
+                400,
+                Some("invalidFilter"),
+            ),
+            (
+                ScimApiError::Conflict("dup".into()),
+                409,
+                Some("uniqueness"),
+            ),
+            (ScimApiError::NotFound("n".into()), 404, None),
+            (ScimApiError::Unauthorized("u".into()), 401, None),
+            (ScimApiError::PreconditionFailed("p".into()), 412, None),
+            (ScimApiError::PayloadTooLarge("big".into()), 413, None),
+            (
+                ScimApiError::TooManyRequests {
+                    retry_after_secs: 2,
+                },
+                429,
+                None,
+            ),
+            (ScimApiError::MethodNotAllowed("m".into()), 405, None),
+            (ScimApiError::Internal("secret".into()), 500, None),
+        ];
+        for (e, status, scim_type) in cases {
+            let resp = e.error_response();
+            assert_eq!(resp.status().as_u16(), status);
+            assert_eq!(resp.headers()["content-type"], SCIM_CONTENT_TYPE);
+            let retry = resp.headers().get("retry-after").cloned();
+            let www = resp.headers().get("www-authenticate").cloned();
+            let body: serde_json::Value =
+                serde_json::from_slice(&resp.into_body().try_into_bytes().unwrap()).unwrap();
+            assert_eq!(body["status"], status.to_string(), "status is a string");
+            assert_eq!(body["schemas"][0], crate::scim::urn::ERROR);
+            assert_eq!(body["scimType"].as_str(), scim_type);
+            assert!(!body.to_string().contains("secret"));
+            if status == 429 {
+                assert_eq!(retry.unwrap(), "2");
+            }
+            if status == 401 {
+                assert!(www.is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn last_owner_becomes_mutability() {
+        let e: ScimApiError = AppError::Conflict {
+            code: "last_owner",
+            message: "m".into(),
+        }
+        .into();
+        assert_eq!(e.scim_type(), Some(ScimType::Mutability));
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    }
+}

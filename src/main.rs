@@ -61,6 +61,9 @@ enum Command {
     /// Roles of an organization.
     #[command(subcommand)]
     Role(RoleCmd),
+    /// SCIM directories and their tokens.
+    #[command(subcommand)]
+    Directory(DirectoryCmd),
     /// Admin API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCmd),
@@ -168,6 +171,52 @@ enum UserCmd {
 }
 
 #[derive(Subcommand)]
+enum DirectoryCmd {
+    /// Create a directory. Prints its SCIM base path, then its first token (shown once).
+    Create {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the org's directories.
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Directory tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create another token (for rotation). Prints it alone, once.
+    Create {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Directory id or name.
+        #[arg(long)]
+        directory: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List a directory's tokens.
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long)]
+        directory: String,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[command(flatten)]
+        org: OrgArg,
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum RoleCmd {
     /// List the org's roles.
     List {
@@ -265,6 +314,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Workspace(cmd) => workspace(&open(&settings)?, cmd),
         Command::User(cmd) => user(&open(&settings)?, cmd),
         Command::Role(cmd) => role(&open(&settings)?, cmd),
+        Command::Directory(cmd) => directory(&open(&settings)?, cmd),
         Command::ApiKey(cmd) => api_key(&open(&settings)?, cmd),
     }
 }
@@ -485,6 +535,79 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
                     workspaces.join(", ")
                 }
             );
+        }
+    }
+    Ok(())
+}
+
+fn directory(store: &Store, cmd: DirectoryCmd) -> anyhow::Result<()> {
+    match cmd {
+        DirectoryCmd::Create { org, name } => {
+            let (d, _, token) = store.write_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::directories::create(c, &operator(&ctx(), &org, &op), &name)
+            })?;
+            eprintln!(
+                "created SCIM directory {} ({}); its base path and first token (shown once):",
+                d.name, d.id
+            );
+            println!("{}", service::directories::base_path(&d));
+            println!("{}", token.expose_secret());
+        }
+        DirectoryCmd::List { org } => {
+            let list = store.read_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                Ok(rollcall::store::directories::list(c, &org.id)?)
+            })?;
+            for d in list {
+                println!(
+                    "{}\t{}\t{}",
+                    d.id,
+                    d.name,
+                    service::directories::base_path(&d)
+                );
+            }
+        }
+        DirectoryCmd::Token(TokenCmd::Create {
+            org,
+            directory,
+            name,
+        }) => {
+            let (_, token) = store.write_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                let d = service::directories::resolve(c, &org, &directory)?;
+                service::directories::create_token(c, &operator(&ctx(), &org, &op), &d, &name)
+            })?;
+            println!("{}", token.expose_secret());
+        }
+        DirectoryCmd::Token(TokenCmd::List { org, directory }) => {
+            let list = store.read_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let d = service::directories::resolve(c, &org, &directory)?;
+                Ok(rollcall::store::scim::tokens(c, &d.id)?)
+            })?;
+            for t in list {
+                println!(
+                    "{}\t{}\t{}",
+                    t.id,
+                    t.name,
+                    if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+        }
+        DirectoryCmd::Token(TokenCmd::Revoke { org, id }) => {
+            store.write_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::directories::revoke_token(c, &operator(&ctx(), &org, &op), &id)
+            })?;
+            println!("revoked {id}");
         }
     }
     Ok(())

@@ -73,6 +73,7 @@ impl Application {
                 .service(routes::health::healthz)
                 .service(routes::health::readyz)
                 .route("/api/v1/openapi.json", web::get().to(serve_openapi))
+                .configure(routes::scim::configure)
                 .service(
                     web::scope("/api/v1")
                         .wrap(from_fn(crate::state::forget_org_after_write))

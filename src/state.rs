@@ -4,12 +4,15 @@
 use std::sync::Arc;
 
 use crate::auth::cache::TtlCache;
+use crate::auth::rate::RateLimiter;
 use crate::configuration::Settings;
-use crate::domain::ApiKeyId;
+use crate::domain::{ApiKeyId, DirectoryId};
 use crate::service::authz::PolicyCache;
 use crate::store::Store;
 use crate::store::api_keys::ApiKey;
+use crate::store::directories::Directory;
 use crate::store::orgs::Org;
+use crate::store::scim::ScimToken;
 
 pub struct AppState {
     pub store: Store,
@@ -21,17 +24,29 @@ pub struct AppState {
     pub orgs: TtlCache<String, Org>,
     /// Compiled policies per org and policy version.
     pub policies: PolicyCache,
+    /// Verified SCIM tokens by id, and directories by id (same TTL).
+    pub scim_tokens: TtlCache<String, ScimToken>,
+    pub directories: TtlCache<DirectoryId, Directory>,
+    /// Requests per second per SCIM directory, on this node.
+    pub scim_rate: RateLimiter<DirectoryId>,
 }
 
 impl AppState {
     pub fn new(store: Store, settings: Arc<Settings>) -> AppState {
         let ttl = settings.auth.token_cache;
+        let scim_rate = RateLimiter::new(
+            settings.scim.rate_limit_per_second,
+            settings.scim.rate_limit_burst,
+        );
         AppState {
             store,
             settings,
             api_keys: TtlCache::new(ttl),
             orgs: TtlCache::new(ttl),
             policies: PolicyCache::default(),
+            scim_tokens: TtlCache::new(ttl),
+            directories: TtlCache::new(ttl),
+            scim_rate,
         }
     }
 }

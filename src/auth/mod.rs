@@ -7,6 +7,8 @@
 
 pub mod access;
 pub mod cache;
+pub mod rate;
+pub mod scim;
 pub mod token;
 
 use std::future::Future;

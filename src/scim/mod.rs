@@ -13,6 +13,8 @@
 //!   list;
 //! - [`resource`]: normalisation of POST/PUT bodies and projection with
 //!   `attributes` / `excludedAttributes`;
+//! - [`index`]: which column or indexed value answers each filterable
+//!   attribute, and which values of a User are indexed;
 //! - [`error`]: the `scimType` keywords and the error value the others return.
 //!
 //! The server owns storage, the SQL translation of filters, sorting and
@@ -21,6 +23,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod index;
 pub mod patch;
 pub mod resource;
 pub mod schema;

@@ -7,9 +7,12 @@ pub mod access;
 pub mod api_keys;
 pub mod audit;
 pub mod authz;
+pub mod bulk;
+pub mod directories;
 pub mod orgs;
 pub mod role_sources;
 pub mod roles;
+pub mod scim;
 pub mod users;
 pub mod workspaces;
 

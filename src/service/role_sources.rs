@@ -24,33 +24,54 @@ use crate::store::users::User;
 use crate::store::{self, DbConnection, audit};
 
 /// Roles named by a SCIM `roles` attribute (Entra app roles) that exist in
-/// the org, matched by key or name, case-insensitively.
+/// the org, matched by key or name case-insensitively; plus the role the
+/// rollcall extension names (stored only when the org lets the IdP manage
+/// roles), as a primary one.
 pub fn scim_roles(op: &OrgPolicy, scim: &Value) -> Vec<ScimRole> {
-    let Some(list) = scim.get("roles").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    list.iter()
-        .filter_map(|entry| {
-            let name = entry
-                .get("value")
-                .or_else(|| entry.get("display"))
-                .and_then(Value::as_str)
-                .or_else(|| entry.as_str())?
-                .trim()
-                .to_lowercase();
-            let role = op.policy.roles().find(|r| {
+    let find = |name: &str| {
+        let name = name.trim().to_lowercase();
+        op.policy
+            .roles()
+            .find(|r| {
                 r.binds_at == authz::ScopeKind::Org
                     && (r.key.as_str() == name || r.name.to_lowercase() == name)
-            })?;
-            Some(ScimRole {
-                role: role.id.clone(),
-                primary: entry
-                    .get("primary")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
             })
+            .map(|r| r.id.clone())
+    };
+    let mut out: Vec<ScimRole> = scim
+        .get("roles")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|entry| {
+                    let name = entry
+                        .get("value")
+                        .or_else(|| entry.get("display"))
+                        .and_then(Value::as_str)
+                        .or_else(|| entry.as_str())?;
+                    Some(ScimRole {
+                        role: find(name)?,
+                        primary: entry
+                            .get("primary")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
+                    })
+                })
+                .collect()
         })
-        .collect()
+        .unwrap_or_default();
+    if let Some(role) = scim
+        .get(crate::scim::urn::ROLLCALL_USER)
+        .and_then(|e| e.get("role"))
+        .and_then(Value::as_str)
+        .and_then(find)
+    {
+        out.push(ScimRole {
+            role,
+            primary: true,
+        });
+    }
+    out
 }
 
 /// The org's default role id, if the setting names an existing role.

@@ -322,6 +322,31 @@ pub fn put_org_binding(
     Ok(previous)
 }
 
+/// Write the row of an org-level binding the caller already put in the
+/// user's snapshot (the SCIM create fast path; no refresh).
+pub fn insert_org_binding_row(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    user: &UserId,
+    b: &Binding,
+    mapping: Option<&MappingId>,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::insert_into(bindings::table)
+        .values((
+            bindings::id.eq(b.id.as_str()),
+            bindings::org_id.eq(org.as_str()),
+            bindings::user_id.eq(user.as_str()),
+            bindings::role_id.eq(b.role.as_str()),
+            bindings::scope_kind.eq("org"),
+            bindings::source.eq(source_text(b.source)),
+            bindings::mapping_id.eq(mapping.map(MappingId::as_str)),
+            bindings::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Bindings held by the user directly (not through groups).
 pub fn user_bindings(
     conn: &mut DbConnection,

@@ -11,7 +11,7 @@ use crate::domain::{DirectoryId, GroupId, OrgId, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = groups)]
-struct GroupRow {
+pub(crate) struct GroupRow {
     id: String,
     org_id: String,
     directory_id: Option<String>,
@@ -274,4 +274,56 @@ pub fn member_ids(conn: &mut DbConnection, group: &GroupId) -> Result<Vec<UserId
         .into_iter()
         .map(UserId::from_trusted)
         .collect())
+}
+
+/// Load a boxed query over `groups` built elsewhere (the SCIM filter translation).
+pub fn load_boxed(
+    conn: &mut DbConnection,
+    query: groups::BoxedQuery<'static, <DbConnection as diesel::Connection>::Backend>,
+) -> Result<Vec<Group>, StoreError> {
+    query
+        .select(GroupRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Group::try_from)
+        .collect()
+}
+
+/// A group of the directory.
+pub fn in_directory(
+    conn: &mut DbConnection,
+    directory: &DirectoryId,
+    id: &str,
+) -> Result<Group, StoreError> {
+    groups::table
+        .filter(groups::id.eq(id))
+        .filter(groups::directory_id.eq(directory.as_str()))
+        .select(GroupRow::as_select())
+        .first(conn)?
+        .try_into()
+}
+
+/// Remove a user from every group of a directory (deprovisioning).
+pub fn remove_user_from_directory_groups(
+    conn: &mut DbConnection,
+    user: &UserId,
+    directory: &DirectoryId,
+) -> Result<Vec<GroupId>, StoreError> {
+    let in_dir = groups::table
+        .filter(groups::directory_id.eq(directory.as_str()))
+        .select(groups::id);
+    let affected: Vec<String> = group_members::table
+        .filter(group_members::user_id.eq(user.as_str()))
+        .filter(group_members::group_id.eq_any(in_dir))
+        .select(group_members::group_id)
+        .load(conn)?;
+    if !affected.is_empty() {
+        diesel::delete(
+            group_members::table
+                .filter(group_members::user_id.eq(user.as_str()))
+                .filter(group_members::group_id.eq_any(&affected)),
+        )
+        .execute(conn)?;
+    }
+    Ok(affected.into_iter().map(GroupId::from_trusted).collect())
 }

@@ -24,6 +24,7 @@ pub mod migrations;
 pub mod orgs;
 pub mod policy;
 pub mod schema;
+pub mod scim;
 pub mod users;
 pub mod workspaces;
 

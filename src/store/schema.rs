@@ -285,6 +285,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     groups,
     group_members,
     api_keys,
+    scim_tokens,
+    scim_values,
     permissions,
     roles,
     role_grants,
@@ -298,3 +300,30 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_overrides,
     user_workspaces,
 );
+
+diesel::table! {
+    scim_tokens (id) {
+        id -> Text,
+        directory_id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    scim_values (resource_id, attr, value) {
+        resource_id -> Text,
+        directory_id -> Text,
+        attr -> Text,
+        #[sql_name = "type"]
+        value_type -> Nullable<Text>,
+        value -> Text,
+        value_lower -> Text,
+        is_primary -> Bool,
+    }
+}
+
+diesel::joinable!(scim_tokens -> scim_directories (directory_id));

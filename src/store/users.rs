@@ -9,6 +9,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::access::AccessSnapshot;
 use super::schema::users;
 use super::{DbConnection, PageCursor, StoreError};
 use crate::domain::{DirectoryId, Email, OrgId, UserId, UserName, UserSource, UserStatus};
@@ -17,7 +18,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: String,
     org_id: String,
     user_name: String,
@@ -36,6 +37,7 @@ struct UserRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     deprovisioned_at: Option<NaiveDateTime>,
+    access: String,
 }
 
 /// A user as stored.
@@ -59,6 +61,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deprovisioned_at: Option<NaiveDateTime>,
+    /// The materialised access snapshot (see `store::access`).
+    pub access: AccessSnapshot,
 }
 
 impl User {
@@ -90,6 +94,7 @@ impl TryFrom<UserRow> for User {
             created_at: r.created_at,
             updated_at: r.updated_at,
             deprovisioned_at: r.deprovisioned_at,
+            access: serde_json::from_str(&r.access)?,
         })
     }
 }
@@ -157,8 +162,28 @@ pub fn insert(
     f: &UserFields,
     now: NaiveDateTime,
 ) -> Result<User, StoreError> {
+    insert_with(
+        conn,
+        &UserId::generate(),
+        org,
+        f,
+        &AccessSnapshot::default(),
+        now,
+    )
+}
+
+/// Insert with a chosen id and an initial access snapshot (the caller also
+/// writes the rows the snapshot is derived from, in the same transaction).
+pub fn insert_with(
+    conn: &mut DbConnection,
+    id: &UserId,
+    org: &OrgId,
+    f: &UserFields,
+    access: &AccessSnapshot,
+    now: NaiveDateTime,
+) -> Result<User, StoreError> {
     let row = UserRow {
-        id: UserId::generate().into_string(),
+        id: id.as_str().to_owned(),
         org_id: org.as_str().to_owned(),
         user_name: f.user_name.as_str().to_owned(),
         user_name_lower: f.user_name.canonical().to_owned(),
@@ -176,6 +201,7 @@ pub fn insert(
         created_at: now,
         updated_at: now,
         deprovisioned_at: (f.status == UserStatus::Deprovisioned).then_some(now),
+        access: serde_json::to_string(access)?,
     };
     diesel::insert_into(users::table)
         .values(&row)
@@ -378,4 +404,76 @@ pub fn ids_in_directory(
         .into_iter()
         .map(UserId::from_trusted)
         .collect())
+}
+
+/// Load a boxed query over `users` built elsewhere (the SCIM filter translation).
+pub fn load_boxed(
+    conn: &mut DbConnection,
+    query: users::BoxedQuery<'static, <DbConnection as diesel::Connection>::Backend>,
+) -> Result<Vec<User>, StoreError> {
+    query
+        .select(UserRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
+}
+
+/// The live user whose canonical userName or email matches (for SCIM's
+/// "one person, one user": adopt or refuse).
+pub fn find_by_name_or_email(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    user_name_lower: &str,
+    email_lower: Option<&str>,
+) -> Result<Vec<User>, StoreError> {
+    let mut query = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .select(UserRow::as_select())
+        .into_boxed();
+    query = match email_lower {
+        Some(e) => query.filter(
+            users::user_name_lower
+                .eq(user_name_lower)
+                .or(users::email_lower.eq(e)),
+        ),
+        None => query.filter(users::user_name_lower.eq(user_name_lower)),
+    };
+    query.load(conn)?.into_iter().map(User::try_from).collect()
+}
+
+/// A live user owned by the directory.
+pub fn in_directory(
+    conn: &mut DbConnection,
+    directory: &DirectoryId,
+    id: &str,
+) -> Result<User, StoreError> {
+    users::table
+        .filter(users::id.eq(id))
+        .filter(users::directory_id.eq(directory.as_str()))
+        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .select(UserRow::as_select())
+        .first(conn)?
+        .try_into()
+}
+
+/// Of `ids`, the live users the directory owns: (id, userName, displayName).
+pub fn live_in_directory(
+    conn: &mut DbConnection,
+    directory: &DirectoryId,
+    ids: &[String],
+) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        out.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .filter(users::directory_id.eq(directory.as_str()))
+                .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+                .select((users::id, users::user_name, users::display_name))
+                .load::<(String, String, Option<String>)>(conn)?,
+        );
+    }
+    Ok(out)
 }

@@ -2,6 +2,8 @@
 -- identities, groups with memberships as rows, API keys, audit events.
 -- Shared SQL types only (TEXT ids and JSON, TIMESTAMP in UTC): the same diesel
 -- schema serves PostgreSQL and SQLite. Keep migrations/sqlite in step.
+-- Columns that SCIM filters compare and sort are COLLATE "C" here, so that
+-- PostgreSQL orders and compares them byte-wise exactly as SQLite does.
 
 CREATE TABLE orgs (
     id              TEXT PRIMARY KEY,
@@ -35,13 +37,13 @@ CREATE TABLE users (
     id                TEXT PRIMARY KEY,
     org_id            TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
     user_name         TEXT NOT NULL,
-    user_name_lower   TEXT NOT NULL,
+    user_name_lower   TEXT COLLATE "C" NOT NULL,
     email             TEXT,
-    email_lower       TEXT,
-    given_name        TEXT,
-    family_name       TEXT,
-    display_name      TEXT,
-    external_id       TEXT,
+    email_lower       TEXT COLLATE "C",
+    given_name        TEXT COLLATE "C",
+    family_name       TEXT COLLATE "C",
+    display_name      TEXT COLLATE "C",
+    external_id       TEXT COLLATE "C",
     directory_id      TEXT REFERENCES scim_directories (id) ON DELETE SET NULL,
     status            TEXT NOT NULL,
     source            TEXT NOT NULL,
@@ -80,8 +82,8 @@ CREATE TABLE groups (
     org_id              TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
     directory_id        TEXT REFERENCES scim_directories (id) ON DELETE CASCADE,
     display_name        TEXT NOT NULL,
-    display_name_lower  TEXT NOT NULL,
-    external_id         TEXT,
+    display_name_lower  TEXT COLLATE "C" NOT NULL,
+    external_id         TEXT COLLATE "C",
     scim                TEXT NOT NULL,
     version             BIGINT NOT NULL,
     created_at          TIMESTAMP NOT NULL,
@@ -93,6 +95,7 @@ CREATE UNIQUE INDEX groups_org_display_name_lower_key ON groups (org_id, display
 CREATE UNIQUE INDEX groups_directory_external_id_key ON groups (directory_id, external_id)
     WHERE external_id IS NOT NULL;
 CREATE INDEX groups_org_created_idx ON groups (org_id, created_at, id);
+CREATE INDEX groups_directory_created_idx ON groups (directory_id, created_at, id);
 
 CREATE TABLE group_members (
     group_id    TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,

@@ -93,6 +93,7 @@ CREATE UNIQUE INDEX groups_org_display_name_lower_key ON groups (org_id, display
 CREATE UNIQUE INDEX groups_directory_external_id_key ON groups (directory_id, external_id)
     WHERE external_id IS NOT NULL;
 CREATE INDEX groups_org_created_idx ON groups (org_id, created_at, id);
+CREATE INDEX groups_directory_created_idx ON groups (directory_id, created_at, id);
 
 CREATE TABLE group_members (
     group_id    TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,

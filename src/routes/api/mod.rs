@@ -4,6 +4,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod directories;
 pub mod dto;
 pub mod orgs;
 pub mod roles;
@@ -83,7 +84,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(settings::put_settings)
         .service(settings::list_mappings)
         .service(settings::create_mapping)
-        .service(settings::delete_mapping);
+        .service(settings::delete_mapping)
+        .service(directories::create_directory)
+        .service(directories::list_directories)
+        .service(directories::create_token)
+        .service(directories::list_tokens)
+        .service(directories::revoke_token);
 }
 
 /// The OpenAPI document of everything [`configure`] mounts.

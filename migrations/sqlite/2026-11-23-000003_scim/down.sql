@@ -1,0 +1,2 @@
+DROP TABLE scim_values;
+DROP TABLE scim_tokens;

@@ -1,0 +1,1326 @@
+//! SCIM 2.0 service provider operations for one directory (RFC 7644 §3):
+//! Users and Groups — create, get, replace (PUT), modify (PATCH), delete,
+//! list/search — and Bulk (§3.7). Each write runs in the caller's
+//! transaction together with its audit event (actor: the directory).
+//!
+//! Provisioning effects (SPEC §2–3): a created user is `active` with the role
+//! the role sources give (the SCIM `roles` attribute or the org default — a
+//! new user is in no group yet); `active=false` suspends, `DELETE`
+//! deprovisions (soft); the last active owner can be neither; a POST whose
+//! userName or email matches a user the gateway created itself (invite, SSO,
+//! admin) adopts it; group and membership changes re-apply the directory's
+//! group mappings to the affected members only.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value, json};
+
+use crate::domain::authz::{
+    self, Binding, BindingId, BindingScope, Principal, WorkspaceAccess, WorkspaceList,
+};
+use crate::domain::{Email, GroupId, UserId, UserName, UserSource, UserStatus};
+use crate::error::ScimApiError;
+use crate::scim::index::{self, IndexedValue, UserColumn};
+use crate::scim::schema::{AttrPath, GROUP, USER, urn};
+use crate::scim::{
+    Filter, PatchRequest, ScimType, normalize_for_write, parse_attribute_list, project,
+};
+use crate::service::Ctx;
+use crate::service::authz::OrgPolicy;
+use crate::service::role_sources;
+use crate::store::access::AccessSnapshot;
+use crate::store::directories::Directory;
+use crate::store::groups::{Group, GroupFields};
+use crate::store::orgs::Org;
+use crate::store::scim::ListSpec;
+use crate::store::users::{User, UserFields};
+use crate::store::{self, DbConnection, StoreError, audit};
+
+/// Where a SCIM request acts: the directory, its org and policy, the
+/// request context, and the base URL of the directory for `Location`/`$ref`.
+pub struct Scope<'a> {
+    pub ctx: &'a Ctx,
+    pub org: &'a Org,
+    pub op: &'a OrgPolicy,
+    pub directory: &'a Directory,
+    /// `https://host/scim/v2/{directory}` (no trailing slash).
+    pub base_url: &'a str,
+}
+
+/// A rendered resource and what the HTTP layer puts in headers.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Value,
+    pub version: i64,
+    pub location: String,
+}
+
+/// `If-Match` / `If-None-Match` values: a version, or `*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    Any,
+    Version(i64),
+}
+
+/// Parse an ETag list (`W/"3"`, `"3"`, `*`); versions we never issued match nothing.
+pub fn parse_etags(header: &str) -> Vec<Precondition> {
+    header
+        .split(',')
+        .filter_map(|t| {
+            let t = t.trim();
+            if t == "*" {
+                return Some(Precondition::Any);
+            }
+            let t = t.strip_prefix("W/").unwrap_or(t).trim_matches('"');
+            Some(Precondition::Version(t.parse().unwrap_or(-1)))
+        })
+        .collect()
+}
+
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+fn check_if_match(if_match: &[Precondition], version: i64) -> Result<(), ScimApiError> {
+    if if_match.is_empty()
+        || if_match
+            .iter()
+            .any(|p| matches!(p, Precondition::Any) || *p == Precondition::Version(version))
+    {
+        Ok(())
+    } else {
+        Err(ScimApiError::PreconditionFailed(format!(
+            "the resource is at version {}, not the one If-Match names",
+            etag(version)
+        )))
+    }
+}
+
+fn time(t: chrono::NaiveDateTime) -> String {
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn not_found(kind: &str, id: &str) -> ScimApiError {
+    ScimApiError::NotFound(format!("{kind} {id} not found"))
+}
+
+// ====================================================================== users
+
+/// What a User write sets, extracted from a normalised document.
+struct UserWrite {
+    fields: UserFields,
+    values: Vec<IndexedValue>,
+    active: bool,
+    /// Workspaces named by the rollcall extension (only where allowed).
+    workspaces: Option<(Vec<String>, Option<String>)>,
+}
+
+fn text(doc: &Value, key: &str) -> Option<String> {
+    doc.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The email that stands for the user: primary, else work, else the first.
+fn primary_email(doc: &Value) -> Option<String> {
+    let emails = doc.get("emails")?.as_array()?;
+    let pick = emails
+        .iter()
+        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+        .or_else(|| {
+            emails.iter().find(|e| {
+                e.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+            })
+        })
+        .or_else(|| emails.first())?;
+    pick.get("value").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Split a normalised User document into stored fields. `active` and the
+/// rollcall extension are derived on read, so they leave the document here
+/// (the extension stays as the IdP's request when the org lets the IdP
+/// manage roles).
+fn user_write(
+    s: &Scope<'_>,
+    mut doc: Value,
+    previous_ext: Option<&Value>,
+    status_if_active: UserStatus,
+) -> Result<UserWrite, ScimApiError> {
+    let obj = doc
+        .as_object_mut()
+        .ok_or_else(|| ScimApiError::invalid_syntax("a User must be a JSON object"))?;
+    let active = match obj.remove("active") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => b,
+        Some(other) => {
+            return Err(ScimApiError::invalid_value(format!(
+                "active must be a boolean, not {other}"
+            )));
+        }
+    };
+    obj.remove("id");
+    obj.remove("meta");
+    obj.remove("groups");
+    let ext = obj.remove(urn::ROLLCALL_USER);
+    let mut workspaces = None;
+    if let Some(ext) = &ext
+        && Some(ext) != previous_ext
+    {
+        if s.org.settings.roles_managed_by != crate::domain::RolesManagedBy::Idp {
+            return Err(ScimApiError::mutability(format!(
+                "{} (role, workspaces) is writable by the identity provider only when the organization's roles_managed_by is `idp`",
+                urn::ROLLCALL_USER
+            )));
+        }
+        if let Some(role) = ext.get("role").and_then(Value::as_str) {
+            let r = s.op.role(role).map_err(|_| {
+                ScimApiError::invalid_value(format!("role `{role}` does not exist"))
+            })?;
+            if r.binds_at != authz::ScopeKind::Org {
+                return Err(ScimApiError::invalid_value(format!(
+                    "role `{role}` is not an organization-level role"
+                )));
+            }
+        }
+        if let Some(list) = ext.get("workspaces").and_then(Value::as_array) {
+            let names: Vec<String> = list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            for n in &names {
+                s.op.workspace(n).map_err(|_| {
+                    ScimApiError::invalid_value(format!("workspace `{n}` does not exist"))
+                })?;
+            }
+            let home = ext
+                .get("homeWorkspace")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            workspaces = Some((names, home));
+        }
+    }
+    let keep_ext =
+        s.org.settings.roles_managed_by == crate::domain::RolesManagedBy::Idp && ext.is_some();
+    if let (Some(ext), true) = (ext, keep_ext) {
+        obj.insert(urn::ROLLCALL_USER.to_owned(), ext);
+    }
+    if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
+        schemas.retain(|v| keep_ext || v.as_str() != Some(urn::ROLLCALL_USER));
+    }
+    let user_name = UserName::parse(
+        doc.get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
+    let email = primary_email(&doc)
+        .map(|e| Email::parse(&e))
+        .transpose()
+        .map_err(|e| ScimApiError::invalid_value(format!("emails: {}", e.message)))?;
+    let name = doc.get("name").cloned().unwrap_or(Value::Null);
+    let external_id = match doc.get("externalId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => {
+            return Err(ScimApiError::invalid_value(format!(
+                "externalId must be a string, not {other}"
+            )));
+        }
+    };
+    let values = index::user_values(&doc);
+    Ok(UserWrite {
+        fields: UserFields {
+            user_name,
+            email,
+            given_name: text(&name, "givenName"),
+            family_name: text(&name, "familyName"),
+            display_name: text(&doc, "displayName"),
+            external_id,
+            directory_id: Some(s.directory.id.clone()),
+            status: if active {
+                status_if_active
+            } else {
+                UserStatus::Suspended
+            },
+            source: UserSource::Scim,
+            scim: doc,
+        },
+        values,
+        active,
+        workspaces,
+    })
+}
+
+/// The rollcall extension as rendered from the user's access (the truth).
+fn rollcall_extension(s: &Scope<'_>, access: &AccessSnapshot) -> Option<Value> {
+    let org_role = access
+        .bindings
+        .iter()
+        .find(|b| b.scope == BindingScope::Org && matches!(b.principal, Principal::User(_)))
+        .and_then(|b| s.op.policy.role(b.role.as_str()));
+    let slug = |id: &authz::WorkspaceId| {
+        s.op.workspaces
+            .iter()
+            .find(|w| w.id.as_str() == id.as_str())
+            .map(|w| w.slug.clone())
+    };
+    let mut ext = Map::new();
+    if let Some(r) = org_role {
+        ext.insert("role".into(), json!(r.key.as_str()));
+    }
+    if let WorkspaceList::Only(list) = &access.workspaces.list {
+        ext.insert(
+            "workspaces".into(),
+            json!(list.iter().filter_map(slug).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(home) = access.workspaces.home.as_ref().and_then(slug) {
+        ext.insert("homeWorkspace".into(), json!(home));
+    }
+    (!ext.is_empty()).then_some(Value::Object(ext))
+}
+
+/// The full SCIM representation of a user.
+pub fn render_user(s: &Scope<'_>, user: &User, groups: &[(String, String)]) -> Rendered {
+    let location = format!("{}/Users/{}", s.base_url, user.id);
+    let mut doc = match &user.scim {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    doc.insert("id".into(), json!(user.id));
+    doc.insert("active".into(), json!(user.status == UserStatus::Active));
+    if !groups.is_empty() {
+        doc.insert(
+            "groups".into(),
+            Value::Array(
+                groups
+                    .iter()
+                    .map(|(id, name)| {
+                        json!({"value": id, "display": name, "$ref": format!("{}/Groups/{id}", s.base_url), "type": "direct"})
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    let ext = rollcall_extension(s, &user.access);
+    let mut schemas: Vec<Value> = doc
+        .get("schemas")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_else(|| vec![json!(urn::USER)]);
+    schemas.retain(|v| v.as_str() != Some(urn::ROLLCALL_USER));
+    match ext {
+        Some(e) => {
+            doc.insert(urn::ROLLCALL_USER.into(), e);
+            schemas.push(json!(urn::ROLLCALL_USER));
+        }
+        None => {
+            doc.remove(urn::ROLLCALL_USER);
+        }
+    }
+    doc.insert("schemas".into(), Value::Array(schemas));
+    doc.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": time(user.created_at),
+            "lastModified": time(user.updated_at),
+            "location": location,
+            "version": etag(user.version),
+        }),
+    );
+    Rendered {
+        body: Value::Object(doc),
+        version: user.version,
+        location,
+    }
+}
+
+fn user_groups(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    user: &UserId,
+) -> Result<Vec<(String, String)>, ScimApiError> {
+    Ok(
+        store::scim::groups_of_users(conn, &s.directory.id, std::slice::from_ref(user))?
+            .remove(user.as_str())
+            .unwrap_or_default(),
+    )
+}
+
+fn audit_user(
+    s: &Scope<'_>,
+    action: &'static str,
+    before: Option<&User>,
+    after: Option<&User>,
+) -> store::audit::NewAuditEvent {
+    let id = after.or(before).map(|u| u.id.to_string());
+    s.ctx.event(
+        Some(&s.org.id),
+        action,
+        "user",
+        id,
+        before.map(crate::service::users::view),
+        after.map(crate::service::users::view),
+    )
+}
+
+/// Refuse to suspend or remove the last active owner (400 `mutability`).
+fn guard_last_owner(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    user: &User,
+    what: &str,
+) -> Result<(), ScimApiError> {
+    if user.status == UserStatus::Active
+        && crate::service::access::is_last_owner(conn, s.org, &user.id)?
+    {
+        return Err(ScimApiError::mutability(format!(
+            "cannot {what} `{}`: the last active owner of the organization",
+            user.user_name
+        )));
+    }
+    Ok(())
+}
+
+/// Apply workspaces named by the rollcall extension.
+fn apply_extension_workspaces(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    user: &UserId,
+    workspaces: Option<(Vec<String>, Option<String>)>,
+) -> Result<(), ScimApiError> {
+    let Some((list, home)) = workspaces else {
+        return Ok(());
+    };
+    let ids = list
+        .iter()
+        .map(|w| {
+            s.op.workspace(w)
+                .map(|x| authz::WorkspaceId::new(x.id.as_str()))
+        })
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let home = home
+        .map(|h| {
+            s.op.workspace(&h)
+                .map(|x| authz::WorkspaceId::new(x.id.as_str()))
+        })
+        .transpose()?;
+    store::access::put_workspace_access(
+        conn,
+        user,
+        &WorkspaceAccess {
+            list: WorkspaceList::Only(ids),
+            home,
+        },
+    )?;
+    Ok(())
+}
+
+/// `POST /Users`: create, or adopt the user the gateway already has for
+/// this person (invite, SSO, admin).
+pub fn create_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    body: Value,
+) -> Result<Rendered, ScimApiError> {
+    let normalized = normalize_for_write(body, &USER)?;
+    let w = user_write(s, normalized.doc, None, UserStatus::Active)?;
+    let existing = store::users::find_by_name_or_email(
+        conn,
+        &s.org.id,
+        w.fields.user_name.canonical(),
+        w.fields.email.as_ref().map(Email::canonical),
+    )?;
+    if let Some(other) = existing.iter().find(|u| u.directory_id.is_some()) {
+        let whose = if other.directory_id.as_ref() == Some(&s.directory.id) {
+            "this directory already has"
+        } else {
+            "another directory provisions"
+        };
+        return Err(ScimApiError::Conflict(format!(
+            "{whose} a user with this userName or email (`{}`)",
+            other.user_name
+        )));
+    }
+    if existing.len() > 1 {
+        return Err(ScimApiError::Conflict(
+            "the userName and the email belong to two different users of the organization"
+                .to_owned(),
+        ));
+    }
+    if let Some(found) = existing.into_iter().next() {
+        return adopt(conn, s, found, w);
+    }
+    // A new user: no group of this directory holds them yet, so their role
+    // comes from the SCIM `roles` attribute or the org default.
+    let id = UserId::generate();
+    let binding =
+        role_sources::initial_binding(s.op, s.org, &w.fields.scim).map(|(role, source)| Binding {
+            id: BindingId::new(uuid::Uuid::now_v7().to_string()),
+            principal: Principal::User(authz::UserId::new(id.as_str())),
+            role,
+            scope: BindingScope::Org,
+            source,
+        });
+    let snapshot = AccessSnapshot {
+        bindings: binding.iter().cloned().collect(),
+        ..AccessSnapshot::default()
+    };
+    let user = store::users::insert_with(conn, &id, &s.org.id, &w.fields, &snapshot, s.ctx.now)?;
+    if let Some(b) = &binding {
+        store::access::insert_org_binding_row(conn, &s.org.id, &user.id, b, None, s.ctx.now)?;
+    }
+    store::scim::insert_values(conn, &user.id, &s.directory.id, &w.values)?;
+    apply_extension_workspaces(conn, s, &user.id, w.workspaces)?;
+    let user = if snapshot.workspaces != AccessSnapshot::default().workspaces {
+        store::users::get(conn, &s.org.id, &user.id)?
+    } else {
+        user
+    };
+    audit::insert(conn, &[audit_user(s, "user.created", None, Some(&user))])?;
+    Ok(render_user(s, &user, &[]))
+}
+
+fn adopt(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    found: User,
+    mut w: UserWrite,
+) -> Result<Rendered, ScimApiError> {
+    w.fields.source = found.source;
+    if !w.active {
+        guard_last_owner(conn, s, &found, "deactivate")?;
+    }
+    let user = store::users::update(conn, &found, found.version, &w.fields, s.ctx.now)?;
+    store::scim::insert_values(conn, &user.id, &s.directory.id, &w.values)?;
+    role_sources::reapply(
+        conn,
+        s.ctx,
+        s.org,
+        s.op,
+        std::slice::from_ref(&user.id),
+        &s.directory.id,
+    )?;
+    apply_extension_workspaces(conn, s, &user.id, w.workspaces)?;
+    let user = store::users::get(conn, &s.org.id, &user.id)?;
+    audit::insert(
+        conn,
+        &[audit_user(s, "user.adopted", Some(&found), Some(&user))],
+    )?;
+    Ok(render_user(s, &user, &[]))
+}
+
+fn live_user(conn: &mut DbConnection, s: &Scope<'_>, id: &str) -> Result<User, ScimApiError> {
+    store::users::in_directory(conn, &s.directory.id, id).map_err(|e| match e {
+        StoreError::NotFound => not_found("User", id),
+        other => other.into(),
+    })
+}
+
+pub fn get_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+) -> Result<Rendered, ScimApiError> {
+    let user = live_user(conn, s, id)?;
+    let groups = user_groups(conn, s, &user.id)?;
+    Ok(render_user(s, &user, &groups))
+}
+
+/// Write a changed user: fields with a version check, indexed values, the
+/// role sources when `roles` or the extension changed, and the audit event.
+fn save_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    before: &User,
+    w: UserWrite,
+    action: &'static str,
+) -> Result<Rendered, ScimApiError> {
+    if !w.active && before.status == UserStatus::Active {
+        guard_last_owner(conn, s, before, "deactivate")?;
+    }
+    let roles_changed = before.scim.get("roles") != w.fields.scim.get("roles")
+        || before.scim.get(urn::ROLLCALL_USER) != w.fields.scim.get(urn::ROLLCALL_USER);
+    let old_values = index::user_values(&before.scim);
+    let mut fields = w.fields;
+    // An invited user activated by SCIM becomes active; a suspended one returns.
+    fields.source = before.source;
+    let user = store::users::update(conn, before, before.version, &fields, s.ctx.now)?;
+    store::scim::put_values(conn, &user.id, &s.directory.id, &old_values, &w.values)?;
+    let mut user = user;
+    if roles_changed {
+        role_sources::reapply(
+            conn,
+            s.ctx,
+            s.org,
+            s.op,
+            std::slice::from_ref(&user.id),
+            &s.directory.id,
+        )?;
+        user = store::users::get(conn, &s.org.id, &user.id)?;
+    }
+    if w.workspaces.is_some() {
+        apply_extension_workspaces(conn, s, &user.id, w.workspaces)?;
+        user = store::users::get(conn, &s.org.id, &user.id)?;
+    }
+    let action = match (before.status, user.status) {
+        (UserStatus::Active, UserStatus::Suspended) => "user.suspended",
+        (UserStatus::Suspended, UserStatus::Active) => "user.reactivated",
+        _ => action,
+    };
+    audit::insert(conn, &[audit_user(s, action, Some(before), Some(&user))])?;
+    let groups = user_groups(conn, s, &user.id)?;
+    Ok(render_user(s, &user, &groups))
+}
+
+/// `PUT /Users/{id}`: full replace (attributes not sent are cleared).
+pub fn replace_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    let before = live_user(conn, s, id)?;
+    check_if_match(if_match, before.version)?;
+    if let Some(given) = body.get("id").and_then(Value::as_str)
+        && given != before.id.as_str()
+    {
+        return Err(ScimApiError::mutability("id cannot be changed"));
+    }
+    let normalized = normalize_for_write(body, &USER)?;
+    let previous_ext = render_user(s, &before, &[])
+        .body
+        .get(urn::ROLLCALL_USER)
+        .cloned();
+    let w = user_write(s, normalized.doc, previous_ext.as_ref(), UserStatus::Active)?;
+    save_user(conn, s, &before, w, "user.replaced")
+}
+
+/// `PATCH /Users/{id}` (RFC 7644 §3.5.2, with the Okta and Entra dialects).
+pub fn patch_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: &Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    let req = PatchRequest::parse(body)?;
+    let before = live_user(conn, s, id)?;
+    check_if_match(if_match, before.version)?;
+    // Patch what the client sees (id, active, the extension), then split it again.
+    let mut doc = render_user(s, &before, &[]).body;
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("meta");
+    }
+    let previous_ext = doc.get(urn::ROLLCALL_USER).cloned();
+    let outcome = crate::scim::patch::apply(&mut doc, &req, &USER)?;
+    if !outcome.changed {
+        let groups = user_groups(conn, s, &before.id)?;
+        return Ok(render_user(s, &before, &groups));
+    }
+    let w = user_write(s, doc, previous_ext.as_ref(), UserStatus::Active)?;
+    save_user(conn, s, &before, w, "user.updated")
+}
+
+/// `DELETE /Users/{id}`: deprovision (soft; later GETs are 404, audit stays).
+pub fn delete_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    if_match: &[Precondition],
+) -> Result<(), ScimApiError> {
+    let before = live_user(conn, s, id)?;
+    check_if_match(if_match, before.version)?;
+    guard_last_owner(conn, s, &before, "delete")?;
+    let mut fields = UserFields::of(&before)?;
+    fields.status = UserStatus::Deprovisioned;
+    let after = store::users::update(conn, &before, before.version, &fields, s.ctx.now)?;
+    let left = store::groups::remove_user_from_directory_groups(conn, &before.id, &s.directory.id)?;
+    let mut events = vec![audit_user(
+        s,
+        "user.deprovisioned",
+        Some(&before),
+        Some(&after),
+    )];
+    for g in left {
+        events.push(s.ctx.event(
+            Some(&s.org.id),
+            "group.members_removed",
+            "group",
+            Some(g.to_string()),
+            None,
+            Some(json!({"removed": [before.id]})),
+        ));
+    }
+    audit::insert(conn, &events)?;
+    Ok(())
+}
+
+// ====================================================================== groups
+
+fn live_group(conn: &mut DbConnection, s: &Scope<'_>, id: &str) -> Result<Group, ScimApiError> {
+    store::groups::in_directory(conn, &s.directory.id, id).map_err(|e| match e {
+        StoreError::NotFound => not_found("Group", id),
+        other => other.into(),
+    })
+}
+
+/// The full SCIM representation of a group; `members` when given.
+pub fn render_group(
+    s: &Scope<'_>,
+    group: &Group,
+    members: Option<&[(String, String)]>,
+) -> Rendered {
+    let location = format!("{}/Groups/{}", s.base_url, group.id);
+    let mut doc = match &group.scim {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    doc.insert("id".into(), json!(group.id));
+    doc.insert("displayName".into(), json!(group.display_name));
+    if !doc.contains_key("schemas") {
+        doc.insert("schemas".into(), json!([urn::GROUP]));
+    }
+    if let Some(members) = members {
+        doc.insert(
+            "members".into(),
+            Value::Array(
+                members
+                    .iter()
+                    .map(|(id, name)| json!({"value": id, "display": name, "$ref": format!("{}/Users/{id}", s.base_url), "type": "User"}))
+                    .collect(),
+            ),
+        );
+    }
+    doc.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "Group",
+            "created": time(group.created_at),
+            "lastModified": time(group.updated_at),
+            "location": location,
+            "version": etag(group.version),
+        }),
+    );
+    Rendered {
+        body: Value::Object(doc),
+        version: group.version,
+        location,
+    }
+}
+
+/// Members named by a client must be live users of this directory.
+fn resolve_members(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, ScimApiError> {
+    let mut wanted: Vec<String> = Vec::with_capacity(ids.len());
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        if seen.insert(id.as_str()) {
+            wanted.push(id.clone());
+        }
+    }
+    let found = store::users::live_in_directory(conn, &s.directory.id, &wanted)?;
+    let by_id: HashMap<String, String> = found
+        .into_iter()
+        .map(|(id, user_name, display)| (id, display.unwrap_or(user_name)))
+        .collect();
+    let unknown: Vec<&str> = wanted
+        .iter()
+        .filter(|id| !by_id.contains_key(*id))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ScimApiError::invalid_value(format!(
+            "members: no user of this directory has id {}",
+            unknown
+                .iter()
+                .take(10)
+                .map(|u| format!("`{u}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(wanted
+        .into_iter()
+        .map(|id| {
+            let name = by_id[&id].clone();
+            (id, name)
+        })
+        .collect())
+}
+
+fn group_fields(doc: &Value) -> Result<GroupFields, ScimApiError> {
+    let display_name = text(doc, "displayName")
+        .ok_or_else(|| ScimApiError::invalid_value("displayName is required"))?;
+    let external_id = match doc.get("externalId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => {
+            return Err(ScimApiError::invalid_value(format!(
+                "externalId must be a string, not {other}"
+            )));
+        }
+    };
+    let mut scim = doc.clone();
+    if let Some(o) = scim.as_object_mut() {
+        for k in ["id", "meta", "members"] {
+            o.remove(k);
+        }
+    }
+    Ok(GroupFields {
+        display_name,
+        external_id,
+        scim,
+    })
+}
+
+fn duplicate_group(e: StoreError, name: &str) -> ScimApiError {
+    match e {
+        StoreError::Unique(store::UniqueField::DisplayName) => ScimApiError::Conflict(format!(
+            "a group named `{name}` already exists in this directory"
+        )),
+        other => other.into(),
+    }
+}
+
+/// After membership or a name changed: re-apply the directory's mappings to
+/// the affected users if the group is (or was) mapped, and refresh access
+/// snapshots if the group itself holds bindings.
+fn membership_effects(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    group: &GroupId,
+    names: &[&str],
+    affected: &[UserId],
+) -> Result<(), ScimApiError> {
+    if affected.is_empty() {
+        return Ok(());
+    }
+    let mappings = role_sources::directory_mappings(conn, s.org, &s.directory.id)?;
+    if names
+        .iter()
+        .any(|n| role_sources::group_is_mapped(&mappings, group.as_str(), n))
+    {
+        role_sources::reapply(conn, s.ctx, s.org, s.op, affected, &s.directory.id)?;
+    }
+    if store::access::group_has_bindings(conn, group)? {
+        store::access::refresh(conn, affected)?;
+    }
+    Ok(())
+}
+
+fn audit_members(
+    s: &Scope<'_>,
+    group: &GroupId,
+    added: &[UserId],
+    removed: &[UserId],
+) -> Option<store::audit::NewAuditEvent> {
+    (!added.is_empty() || !removed.is_empty()).then(|| {
+        s.ctx.event(
+            Some(&s.org.id),
+            "group.members_changed",
+            "group",
+            Some(group.to_string()),
+            None,
+            Some(json!({"added": added, "removed": removed})),
+        )
+    })
+}
+
+fn group_view(g: &Group) -> Value {
+    json!({"id": g.id, "displayName": g.display_name, "externalId": g.external_id, "version": g.version})
+}
+
+pub fn create_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    body: Value,
+) -> Result<Rendered, ScimApiError> {
+    let normalized = normalize_for_write(body, &GROUP)?;
+    let fields = group_fields(&normalized.doc)?;
+    let members = resolve_members(conn, s, normalized.members.as_deref().unwrap_or_default())?;
+    let group = store::groups::insert(conn, &s.org.id, Some(&s.directory.id), &fields, s.ctx.now)
+        .map_err(|e| duplicate_group(e, &fields.display_name))?;
+    let ids: Vec<UserId> = members
+        .iter()
+        .map(|(id, _)| UserId::from_trusted(id.clone()))
+        .collect();
+    store::groups::add_members(conn, &group.id, &ids, s.ctx.now)?;
+    membership_effects(conn, s, &group.id, &[&group.display_name], &ids)?;
+    let mut events = vec![s.ctx.event(
+        Some(&s.org.id),
+        "group.created",
+        "group",
+        Some(group.id.to_string()),
+        None,
+        Some(group_view(&group)),
+    )];
+    events.extend(audit_members(s, &group.id, &ids, &[]));
+    audit::insert(conn, &events)?;
+    Ok(render_group(s, &group, Some(&members)))
+}
+
+pub fn get_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    with_members: bool,
+) -> Result<Rendered, ScimApiError> {
+    let group = live_group(conn, s, id)?;
+    let members = if with_members {
+        Some(
+            store::scim::members_of_groups(conn, std::slice::from_ref(&group.id))?
+                .remove(group.id.as_str())
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    };
+    Ok(render_group(s, &group, members.as_deref()))
+}
+
+/// Apply membership edits; returns (added, removed).
+fn change_members(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    group: &GroupId,
+    changes: &crate::scim::MemberChanges,
+) -> Result<(Vec<UserId>, Vec<UserId>), ScimApiError> {
+    let to_ids = |v: &[String]| {
+        v.iter()
+            .map(|i| UserId::from_trusted(i.clone()))
+            .collect::<Vec<_>>()
+    };
+    if let Some(all) = &changes.replace_all {
+        resolve_members(conn, s, all)?;
+        let current = store::groups::member_ids(conn, group)?;
+        let wanted: BTreeSet<&str> = all.iter().map(String::as_str).collect();
+        let gone: Vec<UserId> = current
+            .iter()
+            .filter(|u| !wanted.contains(u.as_str()))
+            .cloned()
+            .collect();
+        let removed = store::groups::remove_members(conn, group, &gone)?;
+        let added = store::groups::add_members(conn, group, &to_ids(all), s.ctx.now)?;
+        return Ok((added, removed));
+    }
+    if !changes.add.is_empty() {
+        resolve_members(conn, s, &changes.add)?;
+    }
+    let removed = store::groups::remove_members(conn, group, &to_ids(&changes.remove))?;
+    let added = store::groups::add_members(conn, group, &to_ids(&changes.add), s.ctx.now)?;
+    Ok((added, removed))
+}
+
+fn save_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    before: &Group,
+    fields: Option<GroupFields>,
+    members: &crate::scim::MemberChanges,
+    action: &'static str,
+) -> Result<Group, ScimApiError> {
+    let (added, removed) = change_members(conn, s, &before.id, members)?;
+    let group = match &fields {
+        Some(f) => store::groups::update(conn, before, before.version, f, s.ctx.now)
+            .map_err(|e| duplicate_group(e, &f.display_name))?,
+        None if !added.is_empty() || !removed.is_empty() => {
+            store::groups::touch(conn, &before.id, s.ctx.now)?;
+            store::groups::get(conn, &s.org.id, &before.id)?
+        }
+        None => before.clone(),
+    };
+    let renamed = group.display_name != before.display_name;
+    let mut affected: Vec<UserId> = added.iter().chain(&removed).cloned().collect();
+    if renamed {
+        // A rename can make the group (un)mapped for every member.
+        affected = store::groups::member_ids(conn, &group.id)?;
+        affected.extend(removed.iter().cloned());
+    }
+    membership_effects(
+        conn,
+        s,
+        &group.id,
+        &[&before.display_name, &group.display_name],
+        &affected,
+    )?;
+    let mut events = Vec::new();
+    if fields.is_some() && group.version != before.version {
+        events.push(s.ctx.event(
+            Some(&s.org.id),
+            action,
+            "group",
+            Some(group.id.to_string()),
+            Some(group_view(before)),
+            Some(group_view(&group)),
+        ));
+    }
+    events.extend(audit_members(s, &group.id, &added, &removed));
+    audit::insert(conn, &events)?;
+    Ok(group)
+}
+
+/// `PUT /Groups/{id}`: full replace, including `members` when sent.
+pub fn replace_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    let before = live_group(conn, s, id)?;
+    check_if_match(if_match, before.version)?;
+    let normalized = normalize_for_write(body, &GROUP)?;
+    let fields = group_fields(&normalized.doc)?;
+    let changes = crate::scim::MemberChanges {
+        replace_all: Some(normalized.members.unwrap_or_default()),
+        ..Default::default()
+    };
+    let group = save_group(conn, s, &before, Some(fields), &changes, "group.replaced")?;
+    let members = store::scim::members_of_groups(conn, std::slice::from_ref(&group.id))?
+        .remove(group.id.as_str())
+        .unwrap_or_default();
+    Ok(render_group(s, &group, Some(&members)))
+}
+
+/// `PATCH /Groups/{id}`: attribute changes and membership edits; members
+/// are changed row by row and the member list is neither rebuilt nor returned.
+pub fn patch_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: &Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    let req = PatchRequest::parse(body)?;
+    let before = live_group(conn, s, id)?;
+    check_if_match(if_match, before.version)?;
+    let mut doc = render_group(s, &before, None).body;
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("meta");
+    }
+    let outcome = crate::scim::patch::apply(&mut doc, &req, &GROUP)?;
+    let fields = if outcome.changed {
+        Some(group_fields(&doc)?)
+    } else {
+        None
+    };
+    let group = save_group(conn, s, &before, fields, &outcome.members, "group.updated")?;
+    Ok(render_group(s, &group, None))
+}
+
+pub fn delete_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    if_match: &[Precondition],
+) -> Result<(), ScimApiError> {
+    let before = live_group(conn, s, id)?;
+    check_if_match(if_match, before.version)?;
+    let members = store::groups::member_ids(conn, &before.id)?;
+    let mappings = role_sources::directory_mappings(conn, s.org, &s.directory.id)?;
+    let mapped = role_sources::group_is_mapped(&mappings, before.id.as_str(), &before.display_name);
+    let had_bindings = store::access::group_has_bindings(conn, &before.id)?;
+    store::groups::delete(conn, &before.id)?;
+    if mapped {
+        role_sources::reapply(conn, s.ctx, s.org, s.op, &members, &s.directory.id)?;
+    }
+    if had_bindings {
+        store::access::refresh(conn, &members)?;
+    }
+    audit::insert(
+        conn,
+        &[s.ctx.event(
+            Some(&s.org.id),
+            "group.deleted",
+            "group",
+            Some(before.id.to_string()),
+            Some(group_view(&before)),
+            None,
+        )],
+    )?;
+    Ok(())
+}
+
+// ====================================================================== listing
+
+/// Query parameters of a list or search (RFC 7644 §3.4.2, §3.4.3).
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<i64>,
+    pub count: Option<i64>,
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+}
+
+/// Projection requested with `attributes` / `excludedAttributes`.
+pub struct Projection {
+    pub attributes: Vec<AttrPath>,
+    pub excluded: Vec<AttrPath>,
+}
+
+impl Projection {
+    pub fn parse(
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<Projection, ScimApiError> {
+        let list = |s: Option<&str>| -> Result<Vec<AttrPath>, ScimApiError> {
+            match s.map(str::trim).filter(|s| !s.is_empty()) {
+                Some(s) => parse_attribute_list(s)
+                    .map_err(|e| ScimApiError::BadRequest(ScimType::InvalidValue, e.to_string())),
+                None => Ok(Vec::new()),
+            }
+        };
+        Ok(Projection {
+            attributes: list(attributes)?,
+            excluded: list(excluded)?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
+    pub fn apply(&self, body: &Value, rt: &crate::scim::ResourceTypeDef) -> Value {
+        if self.is_empty() {
+            body.clone()
+        } else {
+            project(body, rt, &self.attributes, &self.excluded)
+        }
+    }
+
+    /// Whether `members` will be shown (so they are worth loading).
+    pub fn wants_members(&self) -> bool {
+        let named = |list: &[AttrPath]| list.iter().any(|p| p.attr.eq_ignore_ascii_case("members"));
+        if named(&self.excluded) {
+            return false;
+        }
+        self.attributes.is_empty() || named(&self.attributes)
+    }
+}
+
+fn parse_filter(text: Option<&str>) -> Result<Option<Filter>, ScimApiError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => Filter::parse(t)
+            .map(Some)
+            .map_err(|e| ScimApiError::BadRequest(ScimType::InvalidFilter, e.to_string())),
+    }
+}
+
+fn page_bounds(p: &ListParams, default: u32, max: u32) -> (i64, i64) {
+    let start = p.start_index.unwrap_or(1).max(1);
+    let count = p
+        .count
+        .unwrap_or(i64::from(default))
+        .clamp(0, i64::from(max));
+    (start, count)
+}
+
+fn descending(p: &ListParams) -> Result<bool, ScimApiError> {
+    match p
+        .sort_order
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("ascending") => Ok(false),
+        Some("descending") => Ok(true),
+        Some(other) => Err(ScimApiError::invalid_value(format!(
+            "sortOrder must be ascending or descending, not `{other}`"
+        ))),
+    }
+}
+
+fn list_response(resources: Vec<Value>, total: i64, start: i64) -> Value {
+    json!({
+        "schemas": [urn::LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+pub fn list_users(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    p: &ListParams,
+    default_page: u32,
+    max_page: u32,
+) -> Result<Value, ScimApiError> {
+    let filter = parse_filter(p.filter.as_deref())?;
+    if let Some(f) = &filter {
+        crate::scim::filter::validate(f, &USER)
+            .map_err(|e| ScimApiError::BadRequest(ScimType::InvalidFilter, e.to_string()))?;
+    }
+    let projection = Projection::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())?;
+    let sort = match p
+        .sort_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(path) => {
+            let path =
+                AttrPath::parse(path).map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
+            let col: UserColumn =
+                store::scim::user_sort(&path).map_err(|e| ScimApiError::invalid_value(e.0))?;
+            Some((col, descending(p)?))
+        }
+        None => None,
+    };
+    let (start, count) = page_bounds(p, default_page, max_page);
+    let page = store::scim::list_users(
+        conn,
+        &s.org.id,
+        &s.directory.id,
+        filter.as_ref(),
+        &ListSpec {
+            sort,
+            offset: start - 1,
+            limit: count,
+        },
+    )?;
+    let ids: Vec<UserId> = page.items.iter().map(|u| u.id.clone()).collect();
+    let mut groups = store::scim::groups_of_users(conn, &s.directory.id, &ids)?;
+    let resources = page
+        .items
+        .iter()
+        .map(|u| {
+            let g = groups.remove(u.id.as_str()).unwrap_or_default();
+            projection.apply(&render_user(s, u, &g).body, &USER)
+        })
+        .collect();
+    Ok(list_response(resources, page.total, start))
+}
+
+pub fn list_groups(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    p: &ListParams,
+    default_page: u32,
+    max_page: u32,
+) -> Result<Value, ScimApiError> {
+    let filter = parse_filter(p.filter.as_deref())?;
+    if let Some(f) = &filter {
+        crate::scim::filter::validate(f, &GROUP)
+            .map_err(|e| ScimApiError::BadRequest(ScimType::InvalidFilter, e.to_string()))?;
+    }
+    let projection = Projection::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())?;
+    let sort = match p
+        .sort_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(path) => {
+            let path =
+                AttrPath::parse(path).map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
+            let t = store::scim::group_sort(&path).map_err(|e| ScimApiError::invalid_value(e.0))?;
+            Some((t, descending(p)?))
+        }
+        None => None,
+    };
+    let (start, count) = page_bounds(p, default_page, max_page);
+    let page = store::scim::list_groups(
+        conn,
+        &s.directory.id,
+        filter.as_ref(),
+        &ListSpec {
+            sort,
+            offset: start - 1,
+            limit: count,
+        },
+    )?;
+    let mut members = if projection.wants_members() {
+        let ids: Vec<GroupId> = page.items.iter().map(|g| g.id.clone()).collect();
+        Some(store::scim::members_of_groups(conn, &ids)?)
+    } else {
+        None
+    };
+    let resources = page
+        .items
+        .iter()
+        .map(|g| {
+            let m = members
+                .as_mut()
+                .map(|m| m.remove(g.id.as_str()).unwrap_or_default());
+            projection.apply(&render_group(s, g, m.as_deref()).body, &GROUP)
+        })
+        .collect();
+    Ok(list_response(resources, page.total, start))
+}
+
+/// `POST /.search` at the root: the resource types the filter can apply to
+/// (a filter naming `userName` only concerns Users), paged over their union.
+pub fn search_all(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    p: &ListParams,
+    default_page: u32,
+    max_page: u32,
+) -> Result<Value, ScimApiError> {
+    let filter = parse_filter(p.filter.as_deref())?;
+    let applies = |rt| {
+        filter
+            .as_ref()
+            .is_none_or(|f| crate::scim::filter::validate(f, rt).is_ok())
+    };
+    let (for_users, for_groups) = (applies(&USER), applies(&GROUP));
+    if !for_users && !for_groups {
+        let f = filter
+            .as_ref()
+            .expect("a filter exists when neither type applies");
+        let e = crate::scim::filter::validate(f, &USER)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return Err(ScimApiError::BadRequest(ScimType::InvalidFilter, e));
+    }
+    let (start, count) = page_bounds(p, default_page, max_page);
+    let window = ListParams {
+        start_index: Some(1),
+        count: Some(start - 1 + count),
+        ..p.clone()
+    };
+    let empty = || list_response(Vec::new(), 0, 1);
+    let users = if for_users {
+        list_users(conn, s, &window, default_page, u32::MAX)?
+    } else {
+        empty()
+    };
+    let groups = if for_groups {
+        list_groups(conn, s, &window, default_page, u32::MAX)?
+    } else {
+        empty()
+    };
+    let total =
+        users["totalResults"].as_i64().unwrap_or(0) + groups["totalResults"].as_i64().unwrap_or(0);
+    let all: Vec<Value> = users["Resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(groups["Resources"].as_array().into_iter().flatten())
+        .skip((start - 1) as usize)
+        .take(count as usize)
+        .cloned()
+        .collect();
+    Ok(list_response(all, total, start))
+}

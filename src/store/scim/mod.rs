@@ -1,0 +1,311 @@
+//! SCIM storage: directory tokens, the indexed values of users, and the
+//! translation of RFC 7644 §3.4.2.2 filters into SQL over `users` / `groups`
+//! (never evaluated by loading a directory into memory).
+//!
+//! Comparison rules follow each attribute's `caseExact`: case-insensitive
+//! attributes compare lower-cased columns with lower-cased values. Every
+//! comparison on a nullable column is null-safe (`col IS NOT NULL AND …`), so
+//! `not (…)` keeps SQL's three-valued logic out of SCIM's two-valued one.
+//! Multi-valued and extension attributes are answered with
+//! `id IN (SELECT resource_id FROM scim_values WHERE …)`, all conditions of a
+//! value path on the same row. Attributes nothing here can answer exactly are
+//! an `invalidFilter` error, never an empty result.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::groups::Group;
+use super::schema::{group_members, scim_tokens, scim_values, users};
+use super::users::User;
+use super::{DbConnection, StoreError};
+use crate::domain::{DirectoryId, GroupId, OrgId, UserId};
+use crate::scim::filter::Filter;
+use crate::scim::index::{self, GroupTarget, IndexedValue, UserColumn, UserTarget, ValuePart};
+use crate::scim::schema::AttrPath;
+
+mod pg {
+    pub type Db = diesel::pg::Pg;
+    pub type Conn = diesel::PgConnection;
+    include!("query.rs");
+}
+
+mod sqlite {
+    pub type Db = diesel::sqlite::Sqlite;
+    pub type Conn = diesel::SqliteConnection;
+    include!("query.rs");
+}
+
+/// A filter this store cannot answer (the server answers `400 invalidFilter`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FilterUnsupported(pub String);
+
+fn bad(msg: impl Into<String>) -> FilterUnsupported {
+    FilterUnsupported(msg.into())
+}
+
+pub fn user_sort(path: &AttrPath) -> Result<UserColumn, FilterUnsupported> {
+    match index::user_target(path) {
+        Ok(UserTarget::Column(c)) if c != UserColumn::Active => Ok(c),
+        Ok(UserTarget::Value {
+            attr,
+            part: ValuePart::Value,
+            ..
+        }) if attr == "emails" => Ok(UserColumn::Email),
+        _ => Err(bad(format!("sorting by `{path}` is not supported"))),
+    }
+}
+
+pub fn group_sort(path: &AttrPath) -> Result<GroupTarget, FilterUnsupported> {
+    match index::group_target(path) {
+        Ok(t) if t != GroupTarget::Member => Ok(t),
+        _ => Err(bad(format!("sorting by `{path}` is not supported"))),
+    }
+}
+
+/// One page of a listing, with the total number of matches.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+pub struct ListSpec<S> {
+    pub sort: Option<(S, bool)>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Filter(#[from] FilterUnsupported),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Live users of a directory matching `filter`, with the exact total.
+pub fn list_users(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    spec: &ListSpec<UserColumn>,
+) -> Result<Page<User>, ListError> {
+    match conn {
+        DbConnection::Pg(c) => pg::list_users(c, org, directory, filter, spec),
+        DbConnection::Sqlite(c) => sqlite::list_users(c, org, directory, filter, spec),
+    }
+}
+
+/// Groups of a directory matching `filter`, with the exact total.
+pub fn list_groups(
+    conn: &mut DbConnection,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    spec: &ListSpec<GroupTarget>,
+) -> Result<Page<Group>, ListError> {
+    match conn {
+        DbConnection::Pg(c) => pg::list_groups(c, directory, filter, spec),
+        DbConnection::Sqlite(c) => sqlite::list_groups(c, directory, filter, spec),
+    }
+}
+
+/// Check that a filter can be translated (for errors before any work).
+pub fn check_user_filter(
+    filter: &Filter,
+    directory: &DirectoryId,
+) -> Result<(), FilterUnsupported> {
+    pg::user_predicate(filter, directory).map(drop)
+}
+
+pub fn check_group_filter(filter: &Filter) -> Result<(), FilterUnsupported> {
+    pg::group_predicate(filter).map(drop)
+}
+
+// ------------------------------------------------------------ indexed values
+
+/// Replace the indexed values of a user (skipped when unchanged).
+pub fn put_values(
+    conn: &mut DbConnection,
+    user: &UserId,
+    directory: &DirectoryId,
+    before: &[IndexedValue],
+    after: &[IndexedValue],
+) -> Result<(), StoreError> {
+    if before == after {
+        return Ok(());
+    }
+    if !before.is_empty() {
+        diesel::delete(scim_values::table.filter(scim_values::resource_id.eq(user.as_str())))
+            .execute(conn)?;
+    }
+    insert_values(conn, user, directory, after)
+}
+
+pub fn insert_values(
+    conn: &mut DbConnection,
+    user: &UserId,
+    directory: &DirectoryId,
+    values: &[IndexedValue],
+) -> Result<(), StoreError> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = values
+        .iter()
+        .map(|v| {
+            (
+                scim_values::resource_id.eq(user.as_str()),
+                scim_values::directory_id.eq(directory.as_str()),
+                scim_values::attr.eq(v.attr.as_str()),
+                scim_values::value_type.eq(v.value_type.as_ref().map(|t| t.to_lowercase())),
+                scim_values::value.eq(v.value.as_str()),
+                scim_values::value_lower.eq(v.value.to_lowercase()),
+                scim_values::is_primary.eq(v.primary),
+            )
+        })
+        .collect();
+    crate::on_backend!(conn, |c| diesel::insert_into(scim_values::table)
+        .values(&rows)
+        .execute(c))?;
+    Ok(())
+}
+
+// ------------------------------------------------------------ memberships for responses
+
+/// For each user, the groups of the directory they are in: (group id, displayName).
+pub fn groups_of_users(
+    conn: &mut DbConnection,
+    directory: &DirectoryId,
+    users_: &[UserId],
+) -> Result<HashMap<String, Vec<(String, String)>>, StoreError> {
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    if users_.is_empty() {
+        return Ok(out);
+    }
+    for (user, group, name) in super::groups::memberships_in_directory(conn, users_, directory)? {
+        out.entry(user).or_default().push((group, name));
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    Ok(out)
+}
+
+/// For each group, its members: (user id, userName / displayName).
+pub fn members_of_groups(
+    conn: &mut DbConnection,
+    groups_: &[GroupId],
+) -> Result<HashMap<String, Vec<(String, String)>>, StoreError> {
+    let ids: Vec<&str> = groups_.iter().map(GroupId::as_str).collect();
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for (g, u, name, display) in group_members::table
+            .inner_join(users::table)
+            .filter(group_members::group_id.eq_any(chunk))
+            .order((
+                group_members::group_id,
+                group_members::created_at,
+                group_members::user_id,
+            ))
+            .select((
+                group_members::group_id,
+                users::id,
+                users::user_name,
+                users::display_name,
+            ))
+            .load::<(String, String, String, Option<String>)>(conn)?
+        {
+            out.entry(g).or_default().push((u, display.unwrap_or(name)));
+        }
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------ tokens
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = scim_tokens)]
+pub struct ScimToken {
+    pub id: String,
+    pub directory_id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+pub fn insert_token(
+    conn: &mut DbConnection,
+    id: &str,
+    directory: &DirectoryId,
+    name: &str,
+    secret_hash: &str,
+    now: NaiveDateTime,
+) -> Result<ScimToken, StoreError> {
+    diesel::insert_into(scim_tokens::table)
+        .values((
+            scim_tokens::id.eq(id),
+            scim_tokens::directory_id.eq(directory.as_str()),
+            scim_tokens::name.eq(name),
+            scim_tokens::secret_hash.eq(secret_hash),
+            scim_tokens::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    get_token(conn, id)
+}
+
+pub fn get_token(conn: &mut DbConnection, id: &str) -> Result<ScimToken, StoreError> {
+    Ok(scim_tokens::table
+        .find(id)
+        .select(ScimToken::as_select())
+        .first(conn)?)
+}
+
+pub fn tokens(
+    conn: &mut DbConnection,
+    directory: &DirectoryId,
+) -> Result<Vec<ScimToken>, StoreError> {
+    Ok(scim_tokens::table
+        .filter(scim_tokens::directory_id.eq(directory.as_str()))
+        .order((scim_tokens::created_at, scim_tokens::id))
+        .select(ScimToken::as_select())
+        .load(conn)?)
+}
+
+pub fn revoke_token(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<ScimToken, StoreError> {
+    diesel::update(
+        scim_tokens::table
+            .find(id)
+            .filter(scim_tokens::revoked_at.is_null()),
+    )
+    .set(scim_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    get_token(conn, id)
+}
+
+/// Record use at most once a minute per token.
+pub fn touch_token(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let stale = now - chrono::Duration::seconds(60);
+    diesel::update(
+        scim_tokens::table.find(id).filter(
+            scim_tokens::last_used_at
+                .is_null()
+                .or(scim_tokens::last_used_at.lt(stale)),
+        ),
+    )
+    .set(scim_tokens::last_used_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
