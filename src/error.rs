@@ -540,7 +540,10 @@ mod scim_tests {
         for (e, status, scim_type) in cases {
             let resp = e.error_response();
             assert_eq!(resp.status().as_u16(), status);
-            assert_eq!(resp.headers()["content-type"], SCIM_CONTENT_TYPE);
+            assert_eq!(
+                resp.headers().get("content-type").unwrap(),
+                SCIM_CONTENT_TYPE
+            );
             let retry = resp.headers().get("retry-after").cloned();
             let www = resp.headers().get("www-authenticate").cloned();
             let body: serde_json::Value =

@@ -298,9 +298,10 @@ async fn service_provider_config(
 }
 
 async fn schemas(access: DirectoryAccess) -> HttpResponse {
-    let list: Vec<Value> = schema::all_schemas()
-        .iter()
-        .map(|s| schema::schema_json(s, &access.base_url))
+    let scope = access.scope();
+    let list: Vec<Value> = ops::schemas_offered(&scope)
+        .into_iter()
+        .map(|s| ops::schema_document(&scope, s))
         .collect();
     scim_json(
         StatusCode::OK,
@@ -319,20 +320,21 @@ async fn schema_by_id(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimApiError> {
     let (_, id) = path.into_inner();
-    let found = schema::all_schemas()
-        .iter()
+    let found = ops::schemas_offered(&access.scope())
+        .into_iter()
         .find(|s| s.id.eq_ignore_ascii_case(&id))
         .ok_or_else(|| ScimApiError::NotFound(format!("no schema `{id}`")))?;
     Ok(scim_json(
         StatusCode::OK,
-        &schema::schema_json(found, &access.base_url),
+        &ops::schema_document(&access.scope(), found),
     ))
 }
 
 async fn resource_types(access: DirectoryAccess) -> HttpResponse {
+    let scope = access.scope();
     let list: Vec<Value> = schema::all_resource_types()
         .iter()
-        .map(|r| schema::resource_type_json(r, &access.base_url))
+        .map(|r| ops::resource_type_document(&scope, r))
         .collect();
     scim_json(
         StatusCode::OK,
@@ -357,7 +359,7 @@ async fn resource_type_by_id(
         .ok_or_else(|| ScimApiError::NotFound(format!("no resource type `{id}`")))?;
     Ok(scim_json(
         StatusCode::OK,
-        &schema::resource_type_json(found, &access.base_url),
+        &ops::resource_type_document(&access.scope(), found),
     ))
 }
 

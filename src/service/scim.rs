@@ -66,13 +66,13 @@ pub enum Precondition {
 pub fn parse_etags(header: &str) -> Vec<Precondition> {
     header
         .split(',')
-        .filter_map(|t| {
+        .map(|t| {
             let t = t.trim();
             if t == "*" {
-                return Some(Precondition::Any);
+                return Precondition::Any;
             }
             let t = t.strip_prefix("W/").unwrap_or(t).trim_matches('"');
-            Some(Precondition::Version(t.parse().unwrap_or(-1)))
+            Precondition::Version(t.parse().unwrap_or(-1))
         })
         .collect()
 }
@@ -149,14 +149,19 @@ fn user_write(
     s: &Scope<'_>,
     mut doc: Value,
     previous_ext: Option<&Value>,
-    status_if_active: UserStatus,
+    patching: bool,
 ) -> Result<UserWrite, ScimApiError> {
     let obj = doc
         .as_object_mut()
         .ok_or_else(|| ScimApiError::invalid_syntax("a User must be a JSON object"))?;
-    let active = match obj.remove("active") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => b,
+    // `active` stays in the document only to remember that the client set it
+    // (a removed `active` is not rendered); its value is the user's status.
+    if obj.get("active") == Some(&Value::Null) {
+        obj.remove("active");
+    }
+    let active = match obj.get("active") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
         Some(other) => {
             return Err(ScimApiError::invalid_value(format!(
                 "active must be a boolean, not {other}"
@@ -166,17 +171,27 @@ fn user_write(
     obj.remove("id");
     obj.remove("meta");
     obj.remove("groups");
+    // The rollcall extension is the IdP's to write only where it is offered;
+    // elsewhere it is ignored in a POST or PUT body (like any readOnly value,
+    // RFC 7644 §3.5.1) and a `mutability` error when a PATCH sets it.
+    let writable = extension_offered(s);
     let ext = obj.remove(urn::ROLLCALL_USER);
-    let mut workspaces = None;
-    if let Some(ext) = &ext
-        && Some(ext) != previous_ext
-    {
-        if s.org.settings.roles_managed_by != crate::domain::RolesManagedBy::Idp {
+    if !writable {
+        if patching && ext.as_ref() != previous_ext {
             return Err(ScimApiError::mutability(format!(
-                "{} (role, workspaces) is writable by the identity provider only when the organization's roles_managed_by is `idp`",
+                "{} is readOnly here: the organization manages roles itself (roles_managed_by = admin)",
                 urn::ROLLCALL_USER
             )));
         }
+        if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
+            schemas.retain(|v| v.as_str() != Some(urn::ROLLCALL_USER));
+        }
+    }
+    let mut workspaces = None;
+    if let Some(ext) = ext
+        .as_ref()
+        .filter(|e| writable && Some(*e) != previous_ext)
+    {
         if let Some(role) = ext.get("role").and_then(Value::as_str) {
             let r = s.op.role(role).map_err(|_| {
                 ScimApiError::invalid_value(format!("role `{role}` does not exist"))
@@ -205,13 +220,8 @@ fn user_write(
             workspaces = Some((names, home));
         }
     }
-    let keep_ext =
-        s.org.settings.roles_managed_by == crate::domain::RolesManagedBy::Idp && ext.is_some();
-    if let (Some(ext), true) = (ext, keep_ext) {
+    if let (Some(ext), true) = (ext, writable) {
         obj.insert(urn::ROLLCALL_USER.to_owned(), ext);
-    }
-    if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
-        schemas.retain(|v| keep_ext || v.as_str() != Some(urn::ROLLCALL_USER));
     }
     let user_name = UserName::parse(
         doc.get("userName")
@@ -245,7 +255,7 @@ fn user_write(
             external_id,
             directory_id: Some(s.directory.id.clone()),
             status: if active {
-                status_if_active
+                UserStatus::Active
             } else {
                 UserStatus::Suspended
             },
@@ -256,6 +266,14 @@ fn user_write(
         active,
         workspaces,
     })
+}
+
+/// Whether this directory offers the rollcall extension: only where the org
+/// lets the IdP manage roles (`roles_managed_by = idp`). Elsewhere role and
+/// workspaces are the admins' (and the access API's), and the extension is
+/// neither advertised, returned nor accepted.
+pub fn extension_offered(s: &Scope<'_>) -> bool {
+    s.org.settings.roles_managed_by == crate::domain::RolesManagedBy::Idp
 }
 
 /// The rollcall extension as rendered from the user's access (the truth).
@@ -295,7 +313,9 @@ pub fn render_user(s: &Scope<'_>, user: &User, groups: &[(String, String)]) -> R
         _ => Map::new(),
     };
     doc.insert("id".into(), json!(user.id));
-    doc.insert("active".into(), json!(user.status == UserStatus::Active));
+    if doc.contains_key("active") || user.status != UserStatus::Active {
+        doc.insert("active".into(), json!(user.status == UserStatus::Active));
+    }
     if !groups.is_empty() {
         doc.insert(
             "groups".into(),
@@ -309,7 +329,9 @@ pub fn render_user(s: &Scope<'_>, user: &User, groups: &[(String, String)]) -> R
             ),
         );
     }
-    let ext = rollcall_extension(s, &user.access);
+    let ext = extension_offered(s)
+        .then(|| rollcall_extension(s, &user.access))
+        .flatten();
     let mut schemas: Vec<Value> = doc
         .get("schemas")
         .and_then(Value::as_array)
@@ -432,7 +454,7 @@ pub fn create_user(
     body: Value,
 ) -> Result<Rendered, ScimApiError> {
     let normalized = normalize_for_write(body, &USER)?;
-    let w = user_write(s, normalized.doc, None, UserStatus::Active)?;
+    let w = user_write(s, normalized.doc, None, false)?;
     let existing = store::users::find_by_name_or_email(
         conn,
         &s.org.id,
@@ -601,7 +623,7 @@ pub fn replace_user(
         .body
         .get(urn::ROLLCALL_USER)
         .cloned();
-    let w = user_write(s, normalized.doc, previous_ext.as_ref(), UserStatus::Active)?;
+    let w = user_write(s, normalized.doc, previous_ext.as_ref(), false)?;
     save_user(conn, s, &before, w, "user.replaced")
 }
 
@@ -627,7 +649,7 @@ pub fn patch_user(
         let groups = user_groups(conn, s, &before.id)?;
         return Ok(render_user(s, &before, &groups));
     }
-    let w = user_write(s, doc, previous_ext.as_ref(), UserStatus::Active)?;
+    let w = user_write(s, doc, previous_ext.as_ref(), true)?;
     save_user(conn, s, &before, w, "user.updated")
 }
 
@@ -696,7 +718,7 @@ pub fn render_group(
             Value::Array(
                 members
                     .iter()
-                    .map(|(id, name)| json!({"value": id, "display": name, "$ref": format!("{}/Users/{id}", s.base_url), "type": "User"}))
+                    .map(|(id, _)| json!({"value": id, "$ref": format!("{}/Users/{id}", s.base_url), "type": "User"}))
                     .collect(),
             ),
         );
@@ -1323,4 +1345,59 @@ pub fn search_all(
         .cloned()
         .collect();
     Ok(list_response(all, total, start))
+}
+
+// ====================================================================== discovery
+
+/// The schemas this directory offers (the rollcall extension only where
+/// [`extension_offered`]).
+pub fn schemas_offered(s: &Scope<'_>) -> Vec<&'static crate::scim::SchemaDef> {
+    crate::scim::all_schemas()
+        .iter()
+        .copied()
+        .filter(|d| d.id != urn::ROLLCALL_USER || extension_offered(s))
+        .collect()
+}
+
+/// A resource type as this directory offers it.
+pub fn resource_type_document(s: &Scope<'_>, rt: &crate::scim::ResourceTypeDef) -> Value {
+    let mut doc = crate::scim::resource_type_json(rt, s.base_url);
+    if !extension_offered(s)
+        && let Some(list) = doc
+            .get_mut("schemaExtensions")
+            .and_then(Value::as_array_mut)
+    {
+        list.retain(|e| e.get("schema").and_then(Value::as_str) != Some(urn::ROLLCALL_USER));
+    }
+    doc
+}
+
+/// A schema as this directory's clients see it. The rollcall extension lists
+/// the org-level role keys (`role`) and the org's workspace slugs
+/// (`workspaces`, `homeWorkspace`) as `canonicalValues`.
+pub fn schema_document(s: &Scope<'_>, schema: &crate::scim::SchemaDef) -> Value {
+    let mut doc = crate::scim::schema_json(schema, s.base_url);
+    if schema.id != urn::ROLLCALL_USER {
+        return doc;
+    }
+    let roles: Vec<&str> =
+        s.op.policy
+            .roles()
+            .filter(|r| r.binds_at == authz::ScopeKind::Org)
+            .map(|r| r.key.as_str())
+            .collect();
+    let workspaces: Vec<&str> = s.op.workspaces.iter().map(|w| w.slug.as_str()).collect();
+    if let Some(attrs) = doc.get_mut("attributes").and_then(Value::as_array_mut) {
+        for a in attrs {
+            let values: &[&str] = match a.get("name").and_then(Value::as_str) {
+                Some("role") => &roles,
+                Some("workspaces" | "homeWorkspace") => &workspaces,
+                _ => &[],
+            };
+            if !values.is_empty() {
+                a["canonicalValues"] = json!(values);
+            }
+        }
+    }
+    doc
 }

@@ -432,14 +432,18 @@ pub fn find_by_name_or_email(
         .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
         .select(UserRow::as_select())
         .into_boxed();
-    query = match email_lower {
-        Some(e) => query.filter(
-            users::user_name_lower
-                .eq(user_name_lower)
-                .or(users::email_lower.eq(e)),
-        ),
-        None => query.filter(users::user_name_lower.eq(user_name_lower)),
-    };
+    // userName is often the email address: compare each with both columns.
+    let mut keys = vec![user_name_lower.to_owned()];
+    if let Some(e) = email_lower
+        && e != user_name_lower
+    {
+        keys.push(e.to_owned());
+    }
+    query = query.filter(
+        users::user_name_lower
+            .eq_any(keys.clone())
+            .or(users::email_lower.eq_any(keys)),
+    );
     query.load(conn)?.into_iter().map(User::try_from).collect()
 }
 

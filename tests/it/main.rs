@@ -6,5 +6,7 @@ mod support;
 
 mod api_authz;
 mod api_foundation;
+mod api_scim;
 mod cli;
+mod scim_replay;
 mod store_conformance;

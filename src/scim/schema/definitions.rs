@@ -239,9 +239,6 @@ const MEMBER_SUBS: &[AttributeDef] = &[
     reference("$ref", &["User", "Group"])
         .mutability(Mutability::Immutable)
         .describe("The URI of the member resource."),
-    string("display")
-        .mutability(Mutability::Immutable)
-        .describe("A human-readable name of the member."),
     string("type")
         .canonical_values(&["User", "Group"])
         .mutability(Mutability::Immutable)

@@ -32,8 +32,20 @@ impl Reply {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Spawn with configuration overrides, e.g. `("scim.max_page_size", json!(5))`.
+    pub async fn spawn_with(backend: Backend, overrides: &[(&str, Value)]) -> TestApp {
         let db = TestDb::new(backend);
-        let app = Application::with_store(db.settings(), db.store()).expect("build app");
+        let mut settings_fig = super::db::settings_figment(&db.url);
+        for (k, v) in overrides {
+            settings_fig =
+                settings_fig.merge(figment::providers::Serialized::default(k, v.clone()));
+        }
+        let settings =
+            rollcall::configuration::Settings::from_figment(settings_fig).expect("test settings");
+        let app = Application::with_store(settings, db.store()).expect("build app");
         let base = format!("http://{}", app.address());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
@@ -149,6 +161,41 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: &str) -> Reply {
         self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// A SCIM directory of the org: (base URL, first token).
+    pub fn scim_directory(&self, org: &str, name: &str) -> (String, String) {
+        let ctx = Ctx::new(Actor::cli(), None);
+        let (d, _, token) = self
+            .db
+            .store()
+            .write_blocking(|c| -> Result<_, rollcall::error::AppError> {
+                let org = service::orgs::resolve(c, org)?;
+                let op = service::authz::OrgPolicy::load(c, &org)?;
+                let acting = service::Acting {
+                    ctx: &ctx,
+                    org: &org,
+                    op: &op,
+                    authority: &service::authz::Authority::Operator,
+                };
+                service::directories::create(c, &acting, name)
+            })
+            .unwrap();
+        (
+            format!("{}{}", self.base, service::directories::base_path(&d)),
+            token.expose_secret().to_owned(),
+        )
+    }
+
+    /// A SCIM request (`application/scim+json`) to a full URL.
+    pub async fn scim(&self, method: Method, url: &str, token: &str, body: Option<Value>) -> Reply {
+        let mut req = self.client.request(method, url).bearer_auth(token);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        read(req.send().await.expect("request failed")).await
     }
 
     pub fn instance_admin_key(&self) -> String {

@@ -103,17 +103,19 @@ fn ensure_template() -> &'static str {
     name
 }
 
-/// Settings for a test: defaults, this database, a free port, one worker.
+/// The configuration of a test: defaults, this database, a free port, two workers.
+pub fn settings_figment(database_url: &str) -> Figment {
+    Figment::from(Toml::string(DEFAULT_TOML))
+        .merge(Serialized::default("database.url", database_url))
+        .merge(Serialized::default("database.pool_size", 8))
+        .merge(Serialized::default("server.port", 0))
+        .merge(Serialized::default("server.workers", 2))
+        .merge(Serialized::default("log.level", "warn"))
+}
+
+/// Settings for a test (see [`settings_figment`]).
 pub fn settings_for(database_url: &str) -> Settings {
-    Settings::from_figment(
-        Figment::from(Toml::string(DEFAULT_TOML))
-            .merge(Serialized::default("database.url", database_url))
-            .merge(Serialized::default("database.pool_size", 8))
-            .merge(Serialized::default("server.port", 0))
-            .merge(Serialized::default("server.workers", 2))
-            .merge(Serialized::default("log.level", "warn")),
-    )
-    .expect("test settings")
+    Settings::from_figment(settings_figment(database_url)).expect("test settings")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
