@@ -20,7 +20,7 @@ use crate::domain::authz::{
 };
 use crate::domain::{Email, GroupId, UserId, UserName, UserSource, UserStatus};
 use crate::error::ScimApiError;
-use crate::scim::index::{self, IndexedValue, UserColumn};
+use crate::scim::index::{self, IndexedValue};
 use crate::scim::schema::{AttrPath, GROUP, USER, urn};
 use crate::scim::{
     Filter, PatchRequest, ScimType, normalize_for_write, parse_attribute_list, project,
@@ -501,8 +501,8 @@ pub fn create_user(
         store::access::insert_org_binding_row(conn, &s.org.id, &user.id, b, None, s.ctx.now)?;
     }
     store::scim::insert_values(conn, &user.id, &s.directory.id, &w.values)?;
-    apply_extension_workspaces(conn, s, &user.id, w.workspaces)?;
-    let user = if snapshot.workspaces != AccessSnapshot::default().workspaces {
+    let user = if w.workspaces.is_some() {
+        apply_extension_workspaces(conn, s, &user.id, w.workspaces)?;
         store::users::get(conn, &s.org.id, &user.id)?
     } else {
         user
@@ -1180,16 +1180,25 @@ fn list_response(resources: Vec<Value>, total: i64, start: i64) -> Value {
     })
 }
 
-pub fn list_users(
-    conn: &mut DbConnection,
-    s: &Scope<'_>,
+/// A listing request, parsed and checked against the resource type before
+/// any query runs.
+struct Listing<S> {
+    filter: Option<Filter>,
+    projection: Projection,
+    spec: ListSpec<S>,
+    start: i64,
+}
+
+fn prepare<S>(
     p: &ListParams,
+    rt: &crate::scim::ResourceTypeDef,
+    sortable: impl Fn(&AttrPath) -> Result<S, store::scim::FilterUnsupported>,
     default_page: u32,
     max_page: u32,
-) -> Result<Value, ScimApiError> {
+) -> Result<Listing<S>, ScimApiError> {
     let filter = parse_filter(p.filter.as_deref())?;
     if let Some(f) = &filter {
-        crate::scim::filter::validate(f, &USER)
+        crate::scim::filter::validate(f, rt)
             .map_err(|e| ScimApiError::BadRequest(ScimType::InvalidFilter, e.to_string()))?;
     }
     let projection = Projection::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())?;
@@ -1202,24 +1211,36 @@ pub fn list_users(
         Some(path) => {
             let path =
                 AttrPath::parse(path).map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
-            let col: UserColumn =
-                store::scim::user_sort(&path).map_err(|e| ScimApiError::invalid_value(e.0))?;
-            Some((col, descending(p)?))
+            Some((
+                sortable(&path).map_err(|e| ScimApiError::invalid_value(e.0))?,
+                descending(p)?,
+            ))
         }
         None => None,
     };
     let (start, count) = page_bounds(p, default_page, max_page);
-    let page = store::scim::list_users(
-        conn,
-        &s.org.id,
-        &s.directory.id,
-        filter.as_ref(),
-        &ListSpec {
+    Ok(Listing {
+        filter,
+        projection,
+        spec: ListSpec {
             sort,
             offset: start - 1,
             limit: count,
         },
-    )?;
+        start,
+    })
+}
+
+pub fn list_users(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    p: &ListParams,
+    default_page: u32,
+    max_page: u32,
+) -> Result<Value, ScimApiError> {
+    let l = prepare(p, &USER, store::scim::user_sort, default_page, max_page)?;
+    let page =
+        store::scim::list_users(conn, &s.org.id, &s.directory.id, l.filter.as_ref(), &l.spec)?;
     let ids: Vec<UserId> = page.items.iter().map(|u| u.id.clone()).collect();
     let mut groups = store::scim::groups_of_users(conn, &s.directory.id, &ids)?;
     let resources = page
@@ -1227,10 +1248,10 @@ pub fn list_users(
         .iter()
         .map(|u| {
             let g = groups.remove(u.id.as_str()).unwrap_or_default();
-            projection.apply(&render_user(s, u, &g).body, &USER)
+            l.projection.apply(&render_user(s, u, &g).body, &USER)
         })
         .collect();
-    Ok(list_response(resources, page.total, start))
+    Ok(list_response(resources, page.total, l.start))
 }
 
 pub fn list_groups(
@@ -1240,38 +1261,9 @@ pub fn list_groups(
     default_page: u32,
     max_page: u32,
 ) -> Result<Value, ScimApiError> {
-    let filter = parse_filter(p.filter.as_deref())?;
-    if let Some(f) = &filter {
-        crate::scim::filter::validate(f, &GROUP)
-            .map_err(|e| ScimApiError::BadRequest(ScimType::InvalidFilter, e.to_string()))?;
-    }
-    let projection = Projection::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())?;
-    let sort = match p
-        .sort_by
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(path) => {
-            let path =
-                AttrPath::parse(path).map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
-            let t = store::scim::group_sort(&path).map_err(|e| ScimApiError::invalid_value(e.0))?;
-            Some((t, descending(p)?))
-        }
-        None => None,
-    };
-    let (start, count) = page_bounds(p, default_page, max_page);
-    let page = store::scim::list_groups(
-        conn,
-        &s.directory.id,
-        filter.as_ref(),
-        &ListSpec {
-            sort,
-            offset: start - 1,
-            limit: count,
-        },
-    )?;
-    let mut members = if projection.wants_members() {
+    let l = prepare(p, &GROUP, store::scim::group_sort, default_page, max_page)?;
+    let page = store::scim::list_groups(conn, &s.directory.id, l.filter.as_ref(), &l.spec)?;
+    let mut members = if l.projection.wants_members() {
         let ids: Vec<GroupId> = page.items.iter().map(|g| g.id.clone()).collect();
         Some(store::scim::members_of_groups(conn, &ids)?)
     } else {
@@ -1284,10 +1276,11 @@ pub fn list_groups(
             let m = members
                 .as_mut()
                 .map(|m| m.remove(g.id.as_str()).unwrap_or_default());
-            projection.apply(&render_group(s, g, m.as_deref()).body, &GROUP)
+            l.projection
+                .apply(&render_group(s, g, m.as_deref()).body, &GROUP)
         })
         .collect();
-    Ok(list_response(resources, page.total, start))
+    Ok(list_response(resources, page.total, l.start))
 }
 
 /// `POST /.search` at the root: the resource types the filter can apply to

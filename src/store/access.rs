@@ -197,20 +197,10 @@ fn refresh_holder(conn: &mut DbConnection, holder: &Holder<'_>) -> Result<(), St
     match holder {
         Holder::User(u) => refresh(conn, std::slice::from_ref(*u)),
         Holder::Group(g) => {
-            let members = group_member_ids(conn, g)?;
+            let members = super::groups::member_ids(conn, g)?;
             refresh(conn, &members)
         }
     }
-}
-
-fn group_member_ids(conn: &mut DbConnection, group: &GroupId) -> Result<Vec<UserId>, StoreError> {
-    Ok(group_members::table
-        .filter(group_members::group_id.eq(group.as_str()))
-        .select(group_members::user_id)
-        .load::<String>(conn)?
-        .into_iter()
-        .map(UserId::from_trusted)
-        .collect())
 }
 
 /// Whether a group has any bindings (membership changes then matter to access).
@@ -248,7 +238,7 @@ pub fn delete_binding(
         Principal::User(u) => refresh(conn, &[UserId::from_trusted(u.as_str().to_owned())])?,
         Principal::Group(g) => {
             let g = GroupId::from_trusted(g.as_str().to_owned());
-            let members = group_member_ids(conn, &g)?;
+            let members = super::groups::member_ids(conn, &g)?;
             refresh(conn, &members)?;
         }
     }

@@ -276,19 +276,6 @@ pub fn member_ids(conn: &mut DbConnection, group: &GroupId) -> Result<Vec<UserId
         .collect())
 }
 
-/// Load a boxed query over `groups` built elsewhere (the SCIM filter translation).
-pub fn load_boxed(
-    conn: &mut DbConnection,
-    query: groups::BoxedQuery<'static, <DbConnection as diesel::Connection>::Backend>,
-) -> Result<Vec<Group>, StoreError> {
-    query
-        .select(GroupRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Group::try_from)
-        .collect()
-}
-
 /// A group of the directory.
 pub fn in_directory(
     conn: &mut DbConnection,

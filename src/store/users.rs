@@ -406,19 +406,6 @@ pub fn ids_in_directory(
         .collect())
 }
 
-/// Load a boxed query over `users` built elsewhere (the SCIM filter translation).
-pub fn load_boxed(
-    conn: &mut DbConnection,
-    query: users::BoxedQuery<'static, <DbConnection as diesel::Connection>::Backend>,
-) -> Result<Vec<User>, StoreError> {
-    query
-        .select(UserRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(User::try_from)
-        .collect()
-}
-
 /// The live user whose canonical userName or email matches (for SCIM's
 /// "one person, one user": adopt or refuse).
 pub fn find_by_name_or_email(
