@@ -403,9 +403,10 @@ async fn create_user(
 ) -> Result<HttpResponse, ScimApiError> {
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let (_, projection) = list_params(&req)?;
+    // create_user runs its own transaction (one statement on PostgreSQL).
     let r = state
         .store
-        .write(move |c| ops::create_user(c, &access.scope(), body))
+        .run(move |c| ops::create_user(c, &access.scope(), body))
         .await?;
     Ok(resource_response(
         StatusCode::CREATED,

@@ -91,6 +91,10 @@ fn live_user(conn: &mut DbConnection, org: &Org, key: &str) -> Result<User, AppE
 /// Whether `user` is the last active holder of an owner role; such a user
 /// can be neither demoted, suspended nor deprovisioned (SPEC §2).
 pub fn is_last_owner(conn: &mut DbConnection, org: &Org, user: &UserId) -> Result<bool, AppError> {
+    // Most users are not owners: answer that from their own binding first.
+    if !rows::holds_owner_role(conn, user)? {
+        return Ok(false);
+    }
     let owners = rows::active_owners(conn, &org.id)?;
     Ok(owners.len() == 1 && owners[0] == *user)
 }

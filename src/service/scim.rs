@@ -447,7 +447,10 @@ fn apply_extension_workspaces(
 }
 
 /// `POST /Users`: create, or adopt the user the gateway already has for
-/// this person (invite, SSO, admin).
+/// this person (invite, SSO, admin). Runs its own transaction: on
+/// PostgreSQL the common case — nobody of that name or email yet — is one
+/// statement ([`store::users::insert_scim_user_pg`]); anything else takes
+/// the general path.
 pub fn create_user(
     conn: &mut DbConnection,
     s: &Scope<'_>,
@@ -455,6 +458,63 @@ pub fn create_user(
 ) -> Result<Rendered, ScimApiError> {
     let normalized = normalize_for_write(body, &USER)?;
     let w = user_write(s, normalized.doc, None, false)?;
+    if let (DbConnection::Pg(pg), None) = (&mut *conn, &w.workspaces) {
+        let (user, binding) = new_user(s, &w);
+        let audit = audit_user(s, "user.created", None, Some(&user));
+        let binding_cols = binding
+            .as_ref()
+            .map(|b| (b.id.as_str(), b.role.as_str(), b.source.as_str()));
+        if store::users::insert_scim_user_pg(pg, &user, binding_cols, &w.values, &audit)? {
+            return Ok(render_user(s, &user, &[]));
+        }
+    }
+    store::write_tx(conn, |c| create_user_in_tx(c, s, w))
+}
+
+/// A user as SCIM creates it, with the org-level binding its snapshot names:
+/// no group of this directory holds them yet, so their role comes from the
+/// SCIM `roles` attribute (or the rollcall extension) or the org default.
+fn new_user(s: &Scope<'_>, w: &UserWrite) -> (User, Option<Binding>) {
+    let id = UserId::generate();
+    let binding =
+        role_sources::initial_binding(s.op, s.org, &w.fields.scim).map(|(role, source)| Binding {
+            id: BindingId::new(uuid::Uuid::now_v7().to_string()),
+            principal: Principal::User(authz::UserId::new(id.as_str())),
+            role,
+            scope: BindingScope::Org,
+            source,
+        });
+    let f = &w.fields;
+    let user = User {
+        id,
+        org_id: s.org.id.clone(),
+        user_name: f.user_name.as_str().to_owned(),
+        email: f.email.as_ref().map(|e| e.as_str().to_owned()),
+        given_name: f.given_name.clone(),
+        family_name: f.family_name.clone(),
+        display_name: f.display_name.clone(),
+        external_id: f.external_id.clone(),
+        directory_id: f.directory_id.clone(),
+        status: f.status,
+        source: f.source,
+        scim: f.scim.clone(),
+        version: 1,
+        created_at: s.ctx.now,
+        updated_at: s.ctx.now,
+        deprovisioned_at: None,
+        access: AccessSnapshot {
+            bindings: binding.iter().cloned().collect(),
+            ..AccessSnapshot::default()
+        },
+    };
+    (user, binding)
+}
+
+fn create_user_in_tx(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    w: UserWrite,
+) -> Result<Rendered, ScimApiError> {
     let existing = store::users::find_by_name_or_email(
         conn,
         &s.org.id,
@@ -481,22 +541,15 @@ pub fn create_user(
     if let Some(found) = existing.into_iter().next() {
         return adopt(conn, s, found, w);
     }
-    // A new user: no group of this directory holds them yet, so their role
-    // comes from the SCIM `roles` attribute or the org default.
-    let id = UserId::generate();
-    let binding =
-        role_sources::initial_binding(s.op, s.org, &w.fields.scim).map(|(role, source)| Binding {
-            id: BindingId::new(uuid::Uuid::now_v7().to_string()),
-            principal: Principal::User(authz::UserId::new(id.as_str())),
-            role,
-            scope: BindingScope::Org,
-            source,
-        });
-    let snapshot = AccessSnapshot {
-        bindings: binding.iter().cloned().collect(),
-        ..AccessSnapshot::default()
-    };
-    let user = store::users::insert_with(conn, &id, &s.org.id, &w.fields, &snapshot, s.ctx.now)?;
+    let (user, binding) = new_user(s, &w);
+    let user = store::users::insert_with(
+        conn,
+        &user.id,
+        &s.org.id,
+        &w.fields,
+        &user.access,
+        s.ctx.now,
+    )?;
     if let Some(b) = &binding {
         store::access::insert_org_binding_row(conn, &s.org.id, &user.id, b, None, s.ctx.now)?;
     }

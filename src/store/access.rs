@@ -647,14 +647,30 @@ pub fn subject(conn: &mut DbConnection, org: &OrgId, user: &UserId) -> Result<Su
     Ok(snapshot.into_subject(status))
 }
 
-/// Active users whose own org-level binding is to an owner role.
-pub fn active_owners(conn: &mut DbConnection, org: &OrgId) -> Result<Vec<UserId>, StoreError> {
+/// Whether the user's own org-level binding is to an owner role.
+pub fn holds_owner_role(conn: &mut DbConnection, user: &UserId) -> Result<bool, StoreError> {
     Ok(bindings::table
         .inner_join(roles::table)
-        .inner_join(users::table.on(users::id.nullable().eq(bindings::user_id)))
-        .filter(bindings::org_id.eq(org.as_str()))
+        .filter(bindings::user_id.eq(user.as_str()))
         .filter(bindings::scope_kind.eq("org"))
         .filter(roles::owner.eq(true))
+        .select(bindings::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
+}
+
+/// Active users whose own org-level binding is to an owner role. Driven
+/// from the org's (few) owner roles through `bindings_role_idx`.
+pub fn active_owners(conn: &mut DbConnection, org: &OrgId) -> Result<Vec<UserId>, StoreError> {
+    let owner_roles = roles::table
+        .filter(roles::org_id.eq(org.as_str()))
+        .filter(roles::owner.eq(true))
+        .select(roles::id);
+    Ok(bindings::table
+        .inner_join(users::table.on(users::id.nullable().eq(bindings::user_id)))
+        .filter(bindings::role_id.eq_any(owner_roles))
+        .filter(bindings::scope_kind.eq("org"))
         .filter(users::status.eq(UserStatus::Active.as_str()))
         .select(users::id)
         .load::<String>(conn)?

@@ -67,15 +67,23 @@ pub struct Manager {
     url: DatabaseUrl,
 }
 
+/// A pooled connection, with a mark set when it failed mid-use so the pool
+/// discards it instead of handing it out again. (Connections are not probed
+/// on every checkout — that would cost a round trip per request.)
+pub struct Pooled {
+    pub conn: DbConnection,
+    broken: bool,
+}
+
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
 
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        match &self.url {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let conn = match &self.url {
             DatabaseUrl::Postgres(url) => PgConnection::establish(url.expose_secret())
                 .map(DbConnection::Pg)
                 .map_err(r2d2::Error::ConnectionError),
@@ -87,16 +95,30 @@ impl ManageConnection for Manager {
                     .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
-        }
+        }?;
+        Ok(Pooled {
+            conn,
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
+    fn is_valid(&self, c: &mut Pooled) -> Result<(), r2d2::Error> {
+        c.conn
+            .batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || r2d2::R2D2Connection::is_broken(conn)
+    fn has_broken(&self, c: &mut Pooled) -> bool {
+        c.broken || std::thread::panicking() || r2d2::R2D2Connection::is_broken(&mut c.conn)
+    }
+}
+
+impl Pooled {
+    /// After a failure: is the connection still usable? If not, the pool drops it.
+    fn check(&mut self) {
+        if self.conn.batch_execute("SELECT 1").is_err() {
+            self.broken = true;
+        }
     }
 }
 
@@ -142,6 +164,7 @@ impl Store {
             .min_idle(Some(0))
             .connection_timeout(settings.connect_timeout)
             .idle_timeout(Some(Duration::from_secs(600)))
+            .test_on_check_out(false)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(Manager {
                 url: settings.url.clone(),
@@ -168,7 +191,7 @@ impl Store {
 
     /// Apply pending migrations; returns the names applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        migrations::run_pending(&mut *self.conn()?)
+        migrations::run_pending(&mut self.conn()?.conn)
     }
 
     /// Run `f` on a pooled connection on a blocking thread (reads).
@@ -182,6 +205,17 @@ impl Store {
         crate::telemetry::spawn_blocking_in_span(move || store.read_blocking(f))
             .await
             .map_err(|e| E::from(StoreError::Internal(format!("blocking task failed: {e}"))))?
+    }
+
+    /// Run `f` on a pooled connection without opening a transaction: for
+    /// operations that open their own (see `service::scim::create_user`).
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.read(f).await
     }
 
     /// Run `f` inside one write transaction on a blocking thread.
@@ -203,8 +237,12 @@ impl Store {
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<StoreError>,
     {
-        let mut conn = self.conn()?;
-        f(&mut conn)
+        let mut pooled = self.conn()?;
+        let result = f(&mut pooled.conn);
+        if result.is_err() {
+            pooled.check();
+        }
+        result
     }
 
     /// [`Store::write`] for synchronous callers (the CLI).
@@ -213,8 +251,12 @@ impl Store {
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<StoreError> + From<diesel::result::Error>,
     {
-        let mut conn = self.conn()?;
-        write_tx(&mut conn, f)
+        let mut pooled = self.conn()?;
+        let result = write_tx(&mut pooled.conn, f);
+        if result.is_err() {
+            pooled.check();
+        }
+        result
     }
 
     /// Whether the database answers (`/readyz`).
@@ -234,7 +276,14 @@ where
 {
     match conn {
         DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            let depth =
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?;
+            if depth.is_none() {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            } else {
+                // Already in a transaction (a Bulk operation, say): a savepoint.
+                AnsiTransactionManager::begin_transaction(c)?
+            }
         }
         DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
     }

@@ -468,3 +468,96 @@ pub fn live_in_directory(
     }
     Ok(out)
 }
+
+/// PostgreSQL only: write a SCIM-created user (built in memory, version 1),
+/// its org binding, its indexed values and its audit event in ONE statement
+/// (data-modifying CTEs), so the common case costs one round trip and one
+/// commit. `ON CONFLICT DO NOTHING` makes a clash with an existing userName,
+/// email or externalId write nothing and return `false`; the caller then
+/// takes the general path, which adopts the existing user or answers 409.
+/// A live user of the org whose userName or email equals the new userName
+/// or email (in either column) also makes it write nothing, as the general
+/// path's adoption check would find it.
+/// Writes the same rows as `insert_with` plus the binding, value and audit
+/// inserts of that general path.
+pub fn insert_scim_user_pg(
+    conn: &mut diesel::PgConnection,
+    user: &User,
+    binding: Option<(&str, &str, &str)>,
+    values: &[crate::scim::index::IndexedValue],
+    audit: &super::audit::NewAuditEvent,
+) -> Result<bool, StoreError> {
+    use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let (binding_id, role_id, source) = match binding {
+        Some((b, r, s)) => (Some(b), Some(r), Some(s)),
+        None => (None, None, None),
+    };
+    let lower = |s: &Option<String>| s.as_deref().map(crate::domain::names::canonical_lower);
+    let inserted: Inserted = diesel::sql_query(
+        "WITH u AS ( \
+           INSERT INTO users (id, org_id, user_name, user_name_lower, email, email_lower, given_name, family_name, \
+                              display_name, external_id, directory_id, status, source, scim, version, created_at, \
+                              updated_at, access) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16 \
+           WHERE NOT EXISTS (SELECT 1 FROM users o WHERE o.org_id = $2 AND o.status <> 'deprovisioned' \
+                             AND (o.user_name_lower IN ($4, $6) OR o.email_lower IN ($4, $6))) \
+           ON CONFLICT DO NOTHING RETURNING id), \
+         b AS ( \
+           INSERT INTO bindings (id, org_id, user_id, role_id, scope_kind, source, created_at) \
+           SELECT $17, $2, u.id, $18, 'org', $19, $15 FROM u WHERE $18 IS NOT NULL), \
+         v AS ( \
+           INSERT INTO scim_values (resource_id, directory_id, attr, type, value, value_lower, is_primary) \
+           SELECT u.id, $11, x.attr, x.type, x.value, x.value_lower, x.is_primary \
+           FROM u, unnest($20::text[], $21::text[], $22::text[], $32::text[], $23::bool[]) \
+                AS x(attr, type, value, value_lower, is_primary)), \
+         a AS ( \
+           INSERT INTO audit_events (id, org_id, occurred_at, actor_kind, actor_id, actor_label, action, target_kind, \
+                                     target_id, before_state, after_state, request_id) \
+           SELECT $24, $2, $15, $25, $26, $27, $28, $29, u.id, NULL, $30, $31 FROM u) \
+         SELECT count(*) AS n FROM u",
+    )
+    .bind::<Text, _>(user.id.as_str())
+    .bind::<Text, _>(user.org_id.as_str())
+    .bind::<Text, _>(&user.user_name)
+    .bind::<Text, _>(crate::domain::names::canonical_lower(&user.user_name))
+    .bind::<Nullable<Text>, _>(user.email.as_deref())
+    .bind::<Nullable<Text>, _>(lower(&user.email))
+    .bind::<Nullable<Text>, _>(user.given_name.as_deref())
+    .bind::<Nullable<Text>, _>(user.family_name.as_deref())
+    .bind::<Nullable<Text>, _>(user.display_name.as_deref())
+    .bind::<Nullable<Text>, _>(user.external_id.as_deref())
+    .bind::<Nullable<Text>, _>(user.directory_id.as_ref().map(DirectoryId::as_str))
+    .bind::<Text, _>(user.status.as_str())
+    .bind::<Text, _>(user.source.as_str())
+    .bind::<Text, _>(serde_json::to_string(&user.scim)?)
+    .bind::<Timestamp, _>(user.created_at)
+    .bind::<Text, _>(serde_json::to_string(&user.access)?)
+    .bind::<Nullable<Text>, _>(binding_id)
+    .bind::<Nullable<Text>, _>(role_id)
+    .bind::<Nullable<Text>, _>(source)
+    .bind::<Array<Text>, _>(values.iter().map(|v| v.attr.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        values
+            .iter()
+            .map(|v| v.value_type.as_ref().map(|t| t.to_lowercase()))
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(values.iter().map(|v| v.value.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(values.iter().map(|v| v.primary).collect::<Vec<_>>())
+    .bind::<Text, _>(crate::domain::AuditEventId::generate().into_string())
+    .bind::<Text, _>(audit.actor.kind.as_str())
+    .bind::<Nullable<Text>, _>(audit.actor.id.as_deref())
+    .bind::<Text, _>(audit.actor.label.as_str())
+    .bind::<Text, _>(audit.action)
+    .bind::<Text, _>(audit.target_kind)
+    .bind::<Nullable<Text>, _>(audit.after.as_ref().map(serde_json::to_string).transpose()?)
+    .bind::<Nullable<Text>, _>(audit.request_id.as_deref())
+    .bind::<Array<Text>, _>(values.iter().map(|v| v.value.to_lowercase()).collect::<Vec<_>>())
+    .get_result(conn)?;
+    Ok(inserted.n == 1)
+}
