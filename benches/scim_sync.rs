@@ -16,7 +16,8 @@
 //! 7. `delete`     — `DELETE /Users/{id}`.
 //!
 //! Each phase reports requests, wall time, req/s and p50/p99/max latency next
-//! to its target. Unless `--skip-floor`, it then measures what PostgreSQL alone
+//! to its target. Between phases the harness runs `ANALYZE` (as autovacuum
+//! keeps statistics on a live system; `--no-analyze` skips it). Unless `--skip-floor`, it then measures what PostgreSQL alone
 //! does at the same concurrency (C threads, one connection each: durable
 //! single-row INSERTs, then primary-key SELECTs, ~5 s each) and prints each
 //! phase's throughput as a fraction of that floor. The child is killed and the
@@ -63,6 +64,10 @@ struct Opts {
     workers: usize,
     pool: usize,
     skip_floor: bool,
+    /// `ANALYZE` between phases (as autovacuum keeps statistics on a live
+    /// system); `--no-analyze` measures with the stale statistics of tables
+    /// that grew from empty seconds ago.
+    analyze: bool,
 }
 
 fn parse_opts() -> anyhow::Result<Opts> {
@@ -73,6 +78,7 @@ fn parse_opts() -> anyhow::Result<Opts> {
     let mut workers = 0;
     let mut pool = 32;
     let mut skip_floor = false;
+    let mut analyze = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut num = |name: &str| -> anyhow::Result<usize> {
@@ -90,6 +96,7 @@ fn parse_opts() -> anyhow::Result<Opts> {
             "--workers" => workers = num("--workers")?,
             "--database-pool" => pool = num("--database-pool")?,
             "--skip-floor" => skip_floor = true,
+            "--no-analyze" => analyze = false,
             // cargo passes `--bench`; libtest-style filters are ignored too.
             _ => {}
         }
@@ -108,6 +115,7 @@ fn parse_opts() -> anyhow::Result<Opts> {
         workers,
         pool,
         skip_floor,
+        analyze,
     })
 }
 
@@ -566,7 +574,22 @@ async fn lookup(ctx: Shared, i: usize, want: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn sync(ctx: Ctx, opts: &Opts) -> anyhow::Result<Vec<Phase>> {
+/// `ANALYZE` between phases, unless `--no-analyze`: the planner then sees the
+/// tables as autovacuum keeps them on a live system, not as they were before
+/// the previous phase filled them seconds ago.
+async fn analyze(opts: &Opts, database_url: &str) -> anyhow::Result<()> {
+    if !opts.analyze {
+        return Ok(());
+    }
+    let url = database_url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        PgConnection::establish(&url)?.batch_execute("ANALYZE")?;
+        Ok(())
+    })
+    .await?
+}
+
+async fn sync(ctx: Ctx, opts: &Opts, database_url: &str) -> anyhow::Result<Vec<Phase>> {
     let (n, c, pid) = (opts.users, opts.concurrency, ctx.server_pid);
     let mut phases = Vec::new();
     let mut ctx = Arc::new(ctx);
@@ -594,6 +617,7 @@ async fn sync(ctx: Ctx, opts: &Opts) -> anyhow::Result<Vec<Phase>> {
     })
     .await?;
     phases.push(p);
+    analyze(opts, database_url).await?;
     ctx = Arc::new(Ctx {
         client: ctx.client.clone(),
         base: ctx.base.clone(),
@@ -605,6 +629,7 @@ async fn sync(ctx: Ctx, opts: &Opts) -> anyhow::Result<Vec<Phase>> {
     let (p, _) = run_phase("lookup-hit", n, c, pid, move |i| lookup(x.clone(), i, 1)).await?;
     phases.push(p);
 
+    analyze(opts, database_url).await?;
     let x = ctx.clone();
     let (p, _) = run_phase("patch", n, c, pid, move |i| {
         let x = x.clone();
@@ -621,6 +646,7 @@ async fn sync(ctx: Ctx, opts: &Opts) -> anyhow::Result<Vec<Phase>> {
     .await?;
     phases.push(p);
 
+    analyze(opts, database_url).await?;
     let x = ctx.clone();
     let (p, group_ids) = run_phase("groups", opts.groups, c, pid, move |g| {
         let x = x.clone();
@@ -644,6 +670,7 @@ async fn sync(ctx: Ctx, opts: &Opts) -> anyhow::Result<Vec<Phase>> {
     let x = ctx.clone();
     let size = opts.group_size;
     let group_ids = Arc::new(group_ids);
+    analyze(opts, database_url).await?;
     let (p, _) = run_phase("members", opts.groups, c, pid, move |g| {
         let (x, group_ids) = (x.clone(), group_ids.clone());
         async move {
@@ -669,6 +696,7 @@ async fn sync(ctx: Ctx, opts: &Opts) -> anyhow::Result<Vec<Phase>> {
 
     let x = ctx.clone();
     let pages = n.div_ceil(PAGE);
+    analyze(opts, database_url).await?;
     let (p, counts) = run_phase("list", pages, c, pid, move |k| {
         let x = x.clone();
         async move {
@@ -688,6 +716,7 @@ async fn sync(ctx: Ctx, opts: &Opts) -> anyhow::Result<Vec<Phase>> {
     ensure!(listed == n, "paging listed {listed} users, expected {n}");
     phases.push(p);
 
+    analyze(opts, database_url).await?;
     let x = ctx.clone();
     let (p, _) = run_phase("delete", n, c, pid, move |i| {
         let x = x.clone();
@@ -971,7 +1000,7 @@ fn run(opts: &Opts) -> anyhow::Result<()> {
             ids: Vec::new(),
             server_pid: gateway.child.id(),
         };
-        sync(ctx, opts).await
+        sync(ctx, opts, &db.url).await
     });
     let phases = match phases {
         Ok(p) => p,

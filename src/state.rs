@@ -66,10 +66,11 @@ pub async fn forget_org_after_write(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    // POST …/authz/check only reads: the product's checks keep the cache warm.
     let write = !matches!(
         *req.method(),
         actix_web::http::Method::GET | actix_web::http::Method::HEAD
-    );
+    ) && !req.path().ends_with("/authz/check");
     let org_key = req
         .path()
         .strip_prefix("/api/v1/orgs/")

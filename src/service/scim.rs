@@ -401,7 +401,15 @@ fn guard_last_owner(
     user: &User,
     what: &str,
 ) -> Result<(), ScimApiError> {
-    if user.status == UserStatus::Active
+    // The user's own org role is in their access snapshot: only an owner
+    // needs the count of active owners.
+    let owner = user.access.bindings.iter().any(|b| {
+        b.scope == BindingScope::Org
+            && matches!(b.principal, Principal::User(_))
+            && s.op.policy.role(b.role.as_str()).is_some_and(|r| r.owner)
+    });
+    if owner
+        && user.status == UserStatus::Active
         && crate::service::access::is_last_owner(conn, s.org, &user.id)?
     {
         return Err(ScimApiError::mutability(format!(

@@ -40,6 +40,14 @@ pub(crate) struct UserRow {
     access: String,
 }
 
+/// `status <> 'deprovisioned'`, written as a literal rather than a bound
+/// value: PostgreSQL can then prove the partial unique indexes' predicate
+/// even in the generic plan of a cached prepared statement (with a bound
+/// value it falls back to a sequential scan).
+pub fn live() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql("users.status <> 'deprovisioned'")
+}
+
 /// A user as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -240,20 +248,25 @@ pub fn update(
         updated_at: now,
         deprovisioned_at,
     };
-    let n = diesel::update(
-        users::table
-            .filter(users::id.eq(user.id.as_str()))
-            .filter(users::org_id.eq(user.org_id.as_str()))
-            .filter(users::version.eq(expected_version)),
-    )
-    .set((&changes, users::version.eq(users::version + 1)))
-    .execute(conn)?;
-    if n == 0 {
-        // Tell "gone" from "changed underneath us".
-        get(conn, &user.org_id, &user.id)?;
-        return Err(StoreError::VersionConflict);
+    let target = users::table
+        .filter(users::id.eq(user.id.as_str()))
+        .filter(users::org_id.eq(user.org_id.as_str()))
+        .filter(users::version.eq(expected_version));
+    // RETURNING the new row saves reading it back (dispatched per backend:
+    // the multi-connection cannot express RETURNING of a selectable struct).
+    let n: Option<UserRow> = crate::on_backend!(conn, |c| diesel::update(target)
+        .set((&changes, users::version.eq(users::version + 1)))
+        .returning(UserRow::as_returning())
+        .get_result(c)
+        .optional())?;
+    match n {
+        Some(row) => row.try_into(),
+        None => {
+            // Tell "gone" from "changed underneath us".
+            get(conn, &user.org_id, &user.id)?;
+            Err(StoreError::VersionConflict)
+        }
     }
-    get(conn, &user.org_id, &user.id)
 }
 
 /// A user of the org by id, whatever its status.
@@ -275,7 +288,7 @@ pub fn find_by_user_name(
     users::table
         .filter(users::org_id.eq(org.as_str()))
         .filter(users::user_name_lower.eq(user_name_lower))
-        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .filter(live())
         .select(UserRow::as_select())
         .first(conn)
         .optional()?
@@ -292,7 +305,7 @@ pub fn find_by_email(
     users::table
         .filter(users::org_id.eq(org.as_str()))
         .filter(users::email_lower.eq(email_lower))
-        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .filter(live())
         .select(UserRow::as_select())
         .first(conn)
         .optional()?
@@ -398,7 +411,7 @@ pub fn ids_in_directory(
 ) -> Result<Vec<UserId>, StoreError> {
     Ok(users::table
         .filter(users::directory_id.eq(directory.as_str()))
-        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .filter(live())
         .select(users::id)
         .load::<String>(conn)?
         .into_iter()
@@ -416,7 +429,7 @@ pub fn find_by_name_or_email(
 ) -> Result<Vec<User>, StoreError> {
     let mut query = users::table
         .filter(users::org_id.eq(org.as_str()))
-        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .filter(live())
         .select(UserRow::as_select())
         .into_boxed();
     // userName is often the email address: compare each with both columns.
@@ -443,7 +456,7 @@ pub fn in_directory(
     users::table
         .filter(users::id.eq(id))
         .filter(users::directory_id.eq(directory.as_str()))
-        .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+        .filter(live())
         .select(UserRow::as_select())
         .first(conn)?
         .try_into()
@@ -461,7 +474,7 @@ pub fn live_in_directory(
             users::table
                 .filter(users::id.eq_any(chunk))
                 .filter(users::directory_id.eq(directory.as_str()))
-                .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
+                .filter(live())
                 .select((users::id, users::user_name, users::display_name))
                 .load::<(String, String, Option<String>)>(conn)?,
         );

@@ -61,7 +61,9 @@ CREATE UNIQUE INDEX users_org_email_lower_key ON users (org_id, email_lower)
 CREATE UNIQUE INDEX users_directory_external_id_key ON users (directory_id, external_id)
     WHERE status <> 'deprovisioned' AND external_id IS NOT NULL;
 CREATE INDEX users_org_created_idx ON users (org_id, created_at, id);
-CREATE INDEX users_directory_created_idx ON users (directory_id, created_at, id);
+-- A directory's live users in listing order (SCIM paging walks this index).
+CREATE INDEX users_directory_live_idx ON users (directory_id, created_at, id)
+    WHERE status <> 'deprovisioned';
 
 CREATE TABLE identities (
     id            TEXT PRIMARY KEY,

@@ -104,14 +104,15 @@ CREATE TABLE bindings (
     created_at     TIMESTAMP NOT NULL,
     CHECK ((user_id IS NULL) <> (group_id IS NULL))
 );
--- One org-level role per user.
+-- One org-level role per user. Indexes on columns that are mostly NULL are
+-- partial: a row without that reference costs no index entry.
 CREATE UNIQUE INDEX bindings_user_org_key ON bindings (user_id)
     WHERE scope_kind = 'org' AND user_id IS NOT NULL;
-CREATE INDEX bindings_user_idx ON bindings (user_id);
-CREATE INDEX bindings_group_idx ON bindings (group_id);
+CREATE INDEX bindings_user_idx ON bindings (user_id) WHERE user_id IS NOT NULL;
+CREATE INDEX bindings_group_idx ON bindings (group_id) WHERE group_id IS NOT NULL;
 CREATE INDEX bindings_role_idx ON bindings (role_id);
-CREATE INDEX bindings_workspace_idx ON bindings (workspace_id);
-CREATE INDEX bindings_mapping_idx ON bindings (mapping_id);
+CREATE INDEX bindings_workspace_idx ON bindings (workspace_id) WHERE workspace_id IS NOT NULL;
+CREATE INDEX bindings_mapping_idx ON bindings (mapping_id) WHERE mapping_id IS NOT NULL;
 
 CREATE TABLE user_overrides (
     id             TEXT PRIMARY KEY,
@@ -138,8 +139,8 @@ CREATE INDEX user_workspaces_workspace_idx ON user_workspaces (workspace_id);
 ALTER TABLE users ADD COLUMN workspaces_restricted BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE users ADD COLUMN home_workspace_id TEXT REFERENCES workspaces (id) ON DELETE SET NULL;
 ALTER TABLE users ADD COLUMN access TEXT NOT NULL DEFAULT '{}';
-CREATE INDEX users_home_workspace_idx ON users (home_workspace_id);
+CREATE INDEX users_home_workspace_idx ON users (home_workspace_id) WHERE home_workspace_id IS NOT NULL;
 
 -- A personal API key acts as its user (with the user's access and status).
 ALTER TABLE api_keys ADD COLUMN user_id TEXT REFERENCES users (id) ON DELETE CASCADE;
-CREATE INDEX api_keys_user_idx ON api_keys (user_id);
+CREATE INDEX api_keys_user_idx ON api_keys (user_id) WHERE user_id IS NOT NULL;

@@ -17,7 +17,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::groups::Group;
-use super::schema::{group_members, scim_tokens, scim_values, users};
+use super::schema::{group_members, groups, scim_tokens, scim_values, users};
 use super::users::User;
 use super::{DbConnection, StoreError};
 use crate::domain::{DirectoryId, GroupId, OrgId, UserId};
@@ -176,6 +176,8 @@ pub fn insert_values(
 // ------------------------------------------------------------ memberships for responses
 
 /// For each user, the groups of the directory they are in: (group id, displayName).
+/// Two narrow steps — memberships by user, then those groups of this
+/// directory — so the plan cannot go through every group of a directory.
 pub fn groups_of_users(
     conn: &mut DbConnection,
     directory: &DirectoryId,
@@ -185,8 +187,36 @@ pub fn groups_of_users(
     if users_.is_empty() {
         return Ok(out);
     }
-    for (user, group, name) in super::groups::memberships_in_directory(conn, users_, directory)? {
-        out.entry(user).or_default().push((group, name));
+    let ids: Vec<&str> = users_.iter().map(UserId::as_str).collect();
+    let mut memberships: Vec<(String, String)> = Vec::new();
+    for chunk in ids.chunks(500) {
+        memberships.extend(
+            group_members::table
+                .filter(group_members::user_id.eq_any(chunk))
+                .select((group_members::user_id, group_members::group_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    if memberships.is_empty() {
+        return Ok(out);
+    }
+    let mut group_ids: Vec<&str> = memberships.iter().map(|(_, g)| g.as_str()).collect();
+    group_ids.sort_unstable();
+    group_ids.dedup();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for chunk in group_ids.chunks(500) {
+        names.extend(
+            groups::table
+                .filter(groups::id.eq_any(chunk))
+                .filter(groups::directory_id.eq(directory.as_str()))
+                .select((groups::id, groups::display_name))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    for (user, group) in memberships {
+        if let Some(name) = names.get(&group) {
+            out.entry(user).or_default().push((group, name.clone()));
+        }
     }
     for v in out.values_mut() {
         v.sort();

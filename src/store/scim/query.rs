@@ -429,30 +429,55 @@ pub fn list_users(
     filter: Option<&Filter>,
     spec: &ListSpec<UserColumn>,
 ) -> Result<Page<User>, ListError> {
+    // A filter is answered through the org-wide indexes (userName, email);
+    // a plain listing walks the directory's partial index of live users,
+    // where the directory alone scopes the rows.
     let base = || {
-        users::table
-            .filter(users::org_id.eq(org.as_str().to_owned()))
+        let q = users::table
             .filter(users::directory_id.eq(directory.as_str().to_owned()))
-            .filter(users::status.ne(UserStatus::Deprovisioned.as_str()))
-            .into_boxed()
+            .filter(crate::store::users::live())
+            .into_boxed();
+        match filter {
+            Some(f) => Ok::<_, ListError>(
+                q.filter(users::org_id.eq(org.as_str().to_owned()))
+                    .filter(user_predicate(f, directory)?),
+            ),
+            None => Ok(q),
+        }
     };
-    let with_filter = |q: users::BoxedQuery<'static, Db>| -> Result<_, ListError> {
-        Ok(match filter {
-            Some(f) => q.filter(user_predicate(f, directory)?),
-            None => q,
-        })
+    let load_rows = |conn: &mut Conn, q: users::BoxedQuery<'static, Db>| -> Result<Vec<User>, ListError> {
+        q.select(UserRow::as_select())
+            .load::<UserRow>(conn)
+            .map_err(StoreError::from)?
+            .into_iter()
+            .map(|r| User::try_from(r).map_err(ListError::from))
+            .collect()
     };
-    let items = if spec.limit > 0 {
-        let q = with_filter(base())?;
-        let q = order_users!(q, spec.sort);
-        q.offset(spec.offset).limit(spec.limit).select(UserRow::as_select()).load::<UserRow>(conn).map_err(StoreError::from)?.into_iter().map(User::try_from).collect::<Result<Vec<_>, _>>()?
-    } else {
+    let items = if spec.limit <= 0 {
         Vec::new()
+    } else if filter.is_some() {
+        let q = order_users!(base()?, spec.sort);
+        load_rows(conn, q.offset(spec.offset).limit(spec.limit))?
+    } else {
+        // Deep pages: find the page's ids on the narrow index first, then
+        // read just those rows (never sort or skip over whole rows).
+        let q = order_users!(base()?, spec.sort);
+        let ids: Vec<String> = q
+            .offset(spec.offset)
+            .limit(spec.limit)
+            .select(users::id)
+            .load(conn)
+            .map_err(StoreError::from)?;
+        let mut rows = load_rows(conn, users::table.filter(users::id.eq_any(ids.clone())).into_boxed())?;
+        let position: std::collections::HashMap<&str, usize> =
+            ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        rows.sort_by_key(|u| position.get(u.id.as_str()).copied().unwrap_or(usize::MAX));
+        rows
     };
     let total = if spec.offset == 0 && (items.len() as i64) < spec.limit {
         items.len() as i64
     } else {
-        with_filter(base())?.count().get_result(conn).map_err(StoreError::from)?
+        base()?.count().get_result(conn).map_err(StoreError::from)?
     };
     Ok(Page { items, total })
 }
