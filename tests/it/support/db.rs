@@ -96,6 +96,21 @@ fn ensure_template() -> &'static str {
                 .execute(&mut conn)
                 .unwrap();
         }
+        // Templates of older migration sets are left by earlier runs: drop
+        // them (one still in use by another run just stays).
+        #[derive(QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            datname: String,
+        }
+        let stale = diesel::sql_query(format!(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'rollcall_tpl_%' AND datname <> '{name}'"
+        ))
+        .load::<Name>(&mut conn)
+        .unwrap_or_default();
+        for old in stale {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {}", old.datname)).execute(&mut conn);
+        }
         diesel::sql_query("SELECT pg_advisory_unlock(7319001)")
             .execute(&mut conn)
             .unwrap();
