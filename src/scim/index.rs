@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use super::schema::{self, AttrPath, ResourceTypeDef};
+use super::schema::{self, AttrPath};
 
 /// A value indexed for filtering.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -271,15 +271,6 @@ pub fn group_target(path: &AttrPath) -> Result<GroupTarget, Unsupported> {
         ("meta", Some("lastModified")) => Ok(GroupTarget::Modified),
         ("members", None | Some("value")) => Ok(GroupTarget::Member),
         _ => Err(unsupported(path)),
-    }
-}
-
-/// The resource type a path is resolved against (for callers that only have a name).
-pub fn resource_type(name: &str) -> Option<&'static ResourceTypeDef> {
-    match name {
-        "User" => Some(&schema::USER),
-        "Group" => Some(&schema::GROUP),
-        _ => None,
     }
 }
 

@@ -202,16 +202,16 @@ pub fn apply_one(
         source: b.binding.source,
     });
     let scim_roles = scim_roles(op, &user.scim);
-    let fallback = match (default, &current) {
-        (Some(d), _) => d.clone(),
-        // No default configured: keep what the user has (or nothing to do).
-        (None, Some(c)) => c.role.clone(),
-        (None, None) if scim_roles.is_empty() && matching.is_empty() => return Ok(false),
-        (None, None) => scim_roles
-            .first()
-            .map(|r| r.role.clone())
-            .or_else(|| matching.first().map(|m| m.role.clone()))
-            .unwrap_or_else(|| RoleId::new("")),
+    // The role the engine falls back to: the org default, else whatever the
+    // user already has or some source names. With none of these there is
+    // nothing to decide.
+    let Some(fallback) = default
+        .cloned()
+        .or_else(|| current.as_ref().map(|c| c.role.clone()))
+        .or_else(|| scim_roles.first().map(|r| r.role.clone()))
+        .or_else(|| matching.first().map(|m| m.role.clone()))
+    else {
+        return Ok(false);
     };
     let resolution = resolve_org_role(RoleResolutionInput {
         roles_managed_by: org.settings.roles_managed_by,
@@ -224,7 +224,7 @@ pub fn apply_one(
     let role_changed = resolution.changed
         || stored.is_some_and(|b| b.mapping.as_ref() != resolution.mapping.as_ref())
         || stored.is_none();
-    if role_changed && !resolution.role.as_str().is_empty() {
+    if role_changed {
         let was_owner = stored
             .and_then(|b| op.policy.role(b.binding.role.as_str()))
             .is_some_and(|r| r.owner);

@@ -30,10 +30,6 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-pub fn source_text(s: BindingSource) -> &'static str {
-    s.as_str()
-}
-
 pub fn parse_source(s: &str) -> Result<BindingSource, StoreError> {
     Ok(match s {
         "admin" => BindingSource::Admin,
@@ -184,7 +180,7 @@ pub fn insert_binding(
             bindings::workspace_id.eq(cols.workspace),
             bindings::resource_type.eq(cols.resource_type),
             bindings::resource_id.eq(cols.resource_id),
-            bindings::source.eq(source_text(b.source)),
+            bindings::source.eq(b.source.as_str()),
             bindings::mapping_id.eq(b.mapping.map(MappingId::as_str)),
             bindings::created_at.eq(now),
         ))
@@ -303,7 +299,7 @@ pub fn put_org_binding(
                 bindings::user_id.eq(user.as_str()),
                 bindings::role_id.eq(role.as_str()),
                 bindings::scope_kind.eq("org"),
-                bindings::source.eq(source_text(source)),
+                bindings::source.eq(source.as_str()),
                 bindings::mapping_id.eq(mapping.map(MappingId::as_str)),
                 bindings::created_at.eq(now),
             ))
@@ -329,7 +325,7 @@ pub fn insert_org_binding_row(
             bindings::user_id.eq(user.as_str()),
             bindings::role_id.eq(b.role.as_str()),
             bindings::scope_kind.eq("org"),
-            bindings::source.eq(source_text(b.source)),
+            bindings::source.eq(b.source.as_str()),
             bindings::mapping_id.eq(mapping.map(MappingId::as_str)),
             bindings::created_at.eq(now),
         ))

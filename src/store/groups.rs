@@ -220,17 +220,6 @@ pub fn remove_members(
     Ok(removed)
 }
 
-/// Remove every member. Returns who was removed.
-pub fn clear_members(conn: &mut DbConnection, group: &GroupId) -> Result<Vec<UserId>, StoreError> {
-    let present: Vec<String> = group_members::table
-        .filter(group_members::group_id.eq(group.as_str()))
-        .select(group_members::user_id)
-        .load(conn)?;
-    diesel::delete(group_members::table.filter(group_members::group_id.eq(group.as_str())))
-        .execute(conn)?;
-    Ok(present.into_iter().map(UserId::from_trusted).collect())
-}
-
 /// The groups a user belongs to.
 pub fn of_user(conn: &mut DbConnection, user: &UserId) -> Result<Vec<GroupId>, StoreError> {
     Ok(group_members::table

@@ -369,20 +369,6 @@ pub fn list(conn: &mut DbConnection, org: &OrgId, q: &UserQuery) -> Result<Vec<U
     query.load(conn)?.into_iter().map(User::try_from).collect()
 }
 
-/// Active users of the org holding one of these user ids (for owner counts).
-pub fn count_active_among(
-    conn: &mut DbConnection,
-    org: &OrgId,
-    ids: &[String],
-) -> Result<i64, StoreError> {
-    Ok(users::table
-        .filter(users::org_id.eq(org.as_str()))
-        .filter(users::status.eq(UserStatus::Active.as_str()))
-        .filter(users::id.eq_any(ids))
-        .count()
-        .get_result(conn)?)
-}
-
 /// Users of the org by id (any status), in no particular order.
 pub fn get_many(
     conn: &mut DbConnection,

@@ -112,18 +112,6 @@ pub fn list_groups(
     }
 }
 
-/// Check that a filter can be translated (for errors before any work).
-pub fn check_user_filter(
-    filter: &Filter,
-    directory: &DirectoryId,
-) -> Result<(), FilterUnsupported> {
-    pg::user_predicate(filter, directory).map(drop)
-}
-
-pub fn check_group_filter(filter: &Filter) -> Result<(), FilterUnsupported> {
-    pg::group_predicate(filter).map(drop)
-}
-
 // ------------------------------------------------------------ indexed values
 
 /// Replace the indexed values of a user (skipped when unchanged).
