@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::domain::ValidationError;
 use crate::store::{StoreError, UniqueField};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     /// The request is malformed or a value is not acceptable.
     #[error("{message}")]
@@ -139,6 +139,31 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+impl AppError {
+    /// What the client may see: the message of a client error; for a
+    /// server-side failure a fixed text (the details are logged here, with
+    /// the request id of the span).
+    fn client_message(&self) -> String {
+        if self.status_code().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            match self {
+                AppError::Unavailable(_) => {
+                    "the service is temporarily unavailable; retry shortly".to_owned()
+                }
+                _ => "internal error; see the server log for this request id".to_owned(),
+            }
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+/// One failed item of a batch answer, in the shape of an error body; never
+/// carries internal error text.
+pub fn item_error(e: &AppError) -> serde_json::Value {
+    serde_json::json!({"error": {"code": e.code(), "message": e.client_message()}})
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -156,17 +181,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-            match self {
-                AppError::Unavailable(_) => {
-                    "the service is temporarily unavailable; retry shortly".to_owned()
-                }
-                _ => "internal error; see the server log for this request id".to_owned(),
-            }
-        } else {
-            self.to_string()
-        };
+        let message = self.client_message();
         let mut builder = HttpResponse::build(status);
         match self {
             AppError::Unauthenticated(_) => {
@@ -319,6 +334,11 @@ pub enum ScimApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A write the directory may not make (beyond its ceiling: 400
+    /// `invalidValue`; toward an owner: 403). Recorded in the audit log
+    /// after the refused transaction rolled back.
+    #[error("{message}")]
+    Refused { forbidden: bool, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -358,6 +378,10 @@ impl ScimApiError {
             ScimApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
             ScimApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ScimApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ScimApiError::Refused {
+                forbidden: true, ..
+            } => StatusCode::FORBIDDEN,
+            ScimApiError::Refused { .. } => StatusCode::BAD_REQUEST,
             ScimApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ScimApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ScimApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -373,6 +397,9 @@ impl ScimApiError {
     pub fn scim_type(&self) -> Option<ScimType> {
         match self {
             ScimApiError::BadRequest(t, _) => Some(*t),
+            ScimApiError::Refused {
+                forbidden: false, ..
+            } => Some(ScimType::InvalidValue),
             ScimApiError::Conflict(_) => Some(ScimType::Uniqueness),
             _ => None,
         }
@@ -440,7 +467,10 @@ impl From<StoreError> for ScimApiError {
                 UniqueField::DisplayName => {
                     "displayName is already in use in this directory".to_owned()
                 }
-                other => format!("already exists ({other:?})"),
+                UniqueField::Slug | UniqueField::Name => "this name is already taken".to_owned(),
+                UniqueField::Subject => "this identity is already linked".to_owned(),
+                // Never the raw constraint name of the database.
+                UniqueField::Other(_) => "a resource with these values already exists".to_owned(),
             }),
             StoreError::VersionConflict => ScimApiError::PreconditionFailed(
                 "the resource was changed concurrently; read it again".to_owned(),

@@ -179,10 +179,28 @@ enum DirectoryCmd {
         #[arg(long)]
         name: String,
     },
-    /// List the org's directories.
+    /// List the org's directories with their ceilings.
     List {
         #[command(flatten)]
         org: OrgArg,
+    },
+    /// Set what a directory may assign: org-level roles (never an owner
+    /// role) and workspaces (or every workspace).
+    Ceiling {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Directory id or name.
+        #[arg(long)]
+        directory: String,
+        /// A role key or name the directory may assign (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A workspace slug the directory may assign (repeat for several).
+        #[arg(long = "workspace", conflicts_with = "all_workspaces")]
+        workspaces: Vec<String>,
+        /// The directory may assign every workspace.
+        #[arg(long)]
+        all_workspaces: bool,
     },
     /// Directory tokens.
     #[command(subcommand)]
@@ -387,10 +405,10 @@ fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
         WorkspaceCmd::Create { org, slug, name } => {
             let ws = store.write_blocking(|c| {
                 let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
                 service::workspaces::create(
                     c,
-                    &ctx(),
-                    &org,
+                    &operator(&ctx(), &org, &op),
                     service::workspaces::NewWorkspace { slug, name },
                 )
             })?;
@@ -460,9 +478,10 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
         } => {
             let page = store.read_blocking(|c| {
                 let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
                 service::users::list(
                     c,
-                    &org,
+                    &operator(&ctx(), &org, &op),
                     search,
                     status,
                     None,
@@ -481,7 +500,12 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
                 let org = service::orgs::resolve(c, &org.org)?;
                 let op = OrgPolicy::load(c, &org)?;
                 let u = service::users::find_by_id_or_name(c, &org, &user)?;
-                let access = service::access::access_view(c, &org, &op, u.id.as_str(), None)?;
+                let access = service::access::access_view(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    u.id.as_str(),
+                    None,
+                )?;
                 Ok((u, access))
             })?;
             let mut shown = service::users::view(&u);
@@ -546,7 +570,7 @@ fn directory(store: &Store, cmd: DirectoryCmd) -> anyhow::Result<()> {
             let (d, _, token) = store.write_blocking(|c| -> Result<_, AppError> {
                 let org = service::orgs::resolve(c, &org.org)?;
                 let op = OrgPolicy::load(c, &org)?;
-                service::directories::create(c, &operator(&ctx(), &org, &op), &name)
+                service::directories::create(c, &operator(&ctx(), &org, &op), &name, None)
             })?;
             eprintln!(
                 "created SCIM directory {} ({}); its base path and first token (shown once):",
@@ -554,6 +578,30 @@ fn directory(store: &Store, cmd: DirectoryCmd) -> anyhow::Result<()> {
             );
             println!("{}", service::directories::base_path(&d));
             println!("{}", token.expose_secret());
+        }
+        DirectoryCmd::Ceiling {
+            org,
+            directory,
+            roles,
+            workspaces,
+            all_workspaces,
+        } => {
+            let shown = store.write_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                let input = service::directories::CeilingInput {
+                    roles,
+                    workspaces: (!all_workspaces).then_some(workspaces),
+                };
+                let d = service::directories::set_ceiling(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    &directory,
+                    &input,
+                )?;
+                Ok(service::directories::view_with_ceiling(&op, &d))
+            })?;
+            println!("{}", serde_json::to_string_pretty(&shown)?);
         }
         DirectoryCmd::List { org } => {
             let list = store.read_blocking(|c| -> Result<_, AppError> {

@@ -28,31 +28,56 @@ use crate::telemetry::RequestId;
 pub enum Principal {
     /// May create orgs and act in any org.
     InstanceAdmin { key_id: ApiKeyId, name: String },
-    /// Acts inside one org with the key's role.
+    /// Acts inside one org, with a role or as a user.
     OrgKey {
         key_id: ApiKeyId,
         name: String,
         org_id: OrgId,
-        role_key: Option<String>,
-        /// A personal key acts as this user.
-        user_id: Option<UserId>,
+        acts_as: KeyActsAs,
     },
 }
 
+/// What an org key acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyActsAs {
+    /// An org key acting with this role (by key).
+    Role(String),
+    /// A personal key acting as this user.
+    User(UserId),
+}
+
 impl Principal {
-    pub fn from_key(k: &ApiKey) -> Principal {
-        match (&k.org_id, k.instance_admin) {
-            (Some(org), false) => Principal::OrgKey {
+    /// The principal a stored key stands for. A row that is neither an
+    /// instance-admin key (no org, no role, no user) nor an org key with
+    /// exactly one of role and user is refused, never promoted (the
+    /// database's CHECK constraint keeps such rows out as well).
+    pub fn from_key(k: &ApiKey) -> Result<Principal, AppError> {
+        let refused = || AppError::Unauthenticated("invalid or revoked API key".to_owned());
+        match (k.instance_admin, &k.org_id, &k.role_key, &k.user_id) {
+            (true, None, None, None) => Ok(Principal::InstanceAdmin {
                 key_id: k.id.clone(),
                 name: k.name.clone(),
-                org_id: org.clone(),
-                role_key: k.role_key.clone(),
-                user_id: k.user_id.clone(),
-            },
-            _ => Principal::InstanceAdmin {
-                key_id: k.id.clone(),
-                name: k.name.clone(),
-            },
+            }),
+            (false, Some(org), role, user) => {
+                let acts_as = match (role, user) {
+                    (Some(role), None) => KeyActsAs::Role(role.clone()),
+                    (None, Some(user)) => KeyActsAs::User(user.clone()),
+                    _ => {
+                        tracing::error!(key = %k.id, "API key row has both or neither of role and user; refused");
+                        return Err(refused());
+                    }
+                };
+                Ok(Principal::OrgKey {
+                    key_id: k.id.clone(),
+                    name: k.name.clone(),
+                    org_id: org.clone(),
+                    acts_as,
+                })
+            }
+            _ => {
+                tracing::error!(key = %k.id, "API key row is neither an org key nor an instance-admin key; refused");
+                Err(refused())
+            }
         }
     }
 

@@ -401,13 +401,15 @@ async fn create_user(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimApiError> {
+    let refusal = Refusal::of(&access);
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let (_, projection) = list_params(&req)?;
     // create_user runs its own transaction (one statement on PostgreSQL).
     let r = state
         .store
         .run(move |c| ops::create_user(c, &access.scope(), body))
-        .await?;
+        .await;
+    let r = record_refusal(&state, refusal, r).await?;
     Ok(resource_response(
         StatusCode::CREATED,
         &r,
@@ -448,6 +450,7 @@ async fn replace_user(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimApiError> {
+    let refusal = Refusal::of(&access);
     let (_, id) = path.into_inner();
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let (_, projection) = list_params(&req)?;
@@ -455,7 +458,8 @@ async fn replace_user(
     let r = state
         .store
         .write(move |c| ops::replace_user(c, &access.scope(), &id, body, &pre))
-        .await?;
+        .await;
+    let r = record_refusal(&state, refusal, r).await?;
     Ok(resource_response(
         StatusCode::OK,
         &r,
@@ -471,6 +475,7 @@ async fn patch_user(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimApiError> {
+    let refusal = Refusal::of(&access);
     let (_, id) = path.into_inner();
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let (_, projection) = list_params(&req)?;
@@ -478,7 +483,8 @@ async fn patch_user(
     let r = state
         .store
         .write(move |c| ops::patch_user(c, &access.scope(), &id, &body, &pre))
-        .await?;
+        .await;
+    let r = record_refusal(&state, refusal, r).await?;
     Ok(resource_response(
         StatusCode::OK,
         &r,
@@ -493,12 +499,14 @@ async fn delete_user(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimApiError> {
+    let refusal = Refusal::of(&access);
     let (_, id) = path.into_inner();
     let pre = if_match(&req);
-    state
+    let r = state
         .store
         .write(move |c| ops::delete_user(c, &access.scope(), &id, &pre))
-        .await?;
+        .await;
+    record_refusal(&state, refusal, r).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -687,4 +695,49 @@ async fn bulk_endpoint(
         .read(move |c| bulk::run(c, &access.scope(), &body, max_ops))
         .await?;
     Ok(scim_json(StatusCode::OK, &out))
+}
+
+/// Who made a SCIM write, kept aside so a refused write can be recorded.
+struct Refusal {
+    ctx: crate::service::Ctx,
+    org: crate::domain::OrgId,
+    directory: String,
+}
+
+impl Refusal {
+    fn of(access: &DirectoryAccess) -> Refusal {
+        Refusal {
+            ctx: access.ctx.clone(),
+            org: access.org.id.clone(),
+            directory: access.directory.id.to_string(),
+        }
+    }
+}
+
+/// A write beyond the directory's ceiling, or toward an owner, is refused
+/// and its transaction rolled back; the refusal itself is recorded in the
+/// audit log in a transaction of its own.
+async fn record_refusal<T>(
+    state: &AppState,
+    who: Refusal,
+    r: Result<T, ScimApiError>,
+) -> Result<T, ScimApiError> {
+    if let Err(e @ ScimApiError::Refused { .. }) = &r {
+        let event = who.ctx.event(
+            Some(&who.org),
+            "scim.write_refused",
+            "scim_directory",
+            Some(who.directory),
+            None,
+            Some(serde_json::json!({"status": e.status().as_u16(), "reason": e.to_string()})),
+        );
+        let written = state
+            .store
+            .write(move |c| crate::store::audit::insert(c, &[event]).map_err(ScimApiError::from))
+            .await;
+        if let Err(w) = written {
+            tracing::warn!(error = %w, "could not record a refused SCIM write");
+        }
+    }
+    r
 }

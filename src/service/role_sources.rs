@@ -17,8 +17,8 @@ use crate::domain::authz::{
 use crate::domain::{DirectoryId, UserId, UserStatus};
 use crate::error::AppError;
 use crate::service::Ctx;
-use crate::service::access::is_last_owner;
 use crate::service::authz::OrgPolicy;
+use crate::service::owners::is_last_owner;
 use crate::store::orgs::Org;
 use crate::store::users::User;
 use crate::store::{self, DbConnection, audit};
@@ -75,9 +75,14 @@ pub fn scim_roles(op: &OrgPolicy, scim: &Value) -> Vec<ScimRole> {
 }
 
 /// The org's default role id, if the setting names an existing role.
+/// Never an owner role: the settings refuse one, and a stored one (from
+/// before that rule) is ignored rather than handed to every new user.
 pub fn default_role(org: &Org, op: &OrgPolicy) -> Option<RoleId> {
     let key = org.settings.default_role.as_deref()?;
-    op.policy.role_by_key(key).map(|r| r.id.clone())
+    op.policy
+        .role_by_key(key)
+        .filter(|r| !r.owner && r.binds_at == authz::ScopeKind::Org)
+        .map(|r| r.id.clone())
 }
 
 /// Re-evaluate every live user of a directory (after its mappings changed).
@@ -110,19 +115,31 @@ fn matches(m: &GroupMapping, group_id: &str, display_name: &str) -> bool {
         && (m.group == group_id || m.group.eq_ignore_ascii_case(display_name))
 }
 
-/// The directory's SCIM-group mappings.
+/// The directory's SCIM-group mappings within its ceiling. A mapping is
+/// checked against the ceiling when it is created; one the ceiling has since
+/// narrowed below no longer applies.
 pub fn directory_mappings(
     conn: &mut DbConnection,
     org: &Org,
+    op: &OrgPolicy,
     directory: &DirectoryId,
 ) -> Result<Vec<GroupMapping>, AppError> {
-    Ok(
+    let mappings: Vec<GroupMapping> =
         store::mappings::for_source(conn, &org.id, directory.as_str())?
             .into_iter()
             .map(|m| m.mapping)
             .filter(|m| m.kind == MappingKind::ScimGroup)
-            .collect(),
-    )
+            .collect();
+    if mappings.is_empty() {
+        return Ok(mappings);
+    }
+    let d = store::directories::by_id(conn, directory)?;
+    Ok(mappings
+        .into_iter()
+        .filter(|m| {
+            crate::service::directories::check_ceiling(op, &d, Some(&m.role), &m.workspaces).is_ok()
+        })
+        .collect())
 }
 
 /// Resolve and materialise the org-level role of `users` (all of this
@@ -139,7 +156,7 @@ pub fn reapply(
         return Ok(0);
     }
     let records = store::users::get_many(conn, &org.id, users)?;
-    let mappings = directory_mappings(conn, org, directory)?;
+    let mappings = directory_mappings(conn, org, op, directory)?;
     let mut groups_of: HashMap<String, Vec<(String, String)>> = HashMap::new();
     if !mappings.is_empty() {
         for (user, group, name) in store::groups::memberships_in_directory(conn, users, directory)?

@@ -403,14 +403,9 @@ fn guard_last_owner(
 ) -> Result<(), ScimApiError> {
     // The user's own org role is in their access snapshot: only an owner
     // needs the count of active owners.
-    let owner = user.access.bindings.iter().any(|b| {
-        b.scope == BindingScope::Org
-            && matches!(b.principal, Principal::User(_))
-            && s.op.policy.role(b.role.as_str()).is_some_and(|r| r.owner)
-    });
-    if owner
+    if holds_owner(s, user)
         && user.status == UserStatus::Active
-        && crate::service::access::is_last_owner(conn, s.org, &user.id)?
+        && crate::service::owners::is_last_owner(conn, s.org, &user.id)?
     {
         return Err(ScimApiError::mutability(format!(
             "cannot {what} `{}`: the last active owner of the organization",
@@ -418,6 +413,96 @@ fn guard_last_owner(
         )));
     }
     Ok(())
+}
+
+/// Whether the user holds an owner role at org level (from their snapshot).
+fn holds_owner(s: &Scope<'_>, user: &User) -> bool {
+    user.access.bindings.iter().any(|b| {
+        b.scope == BindingScope::Org
+            && matches!(b.principal, Principal::User(_))
+            && s.op.policy.role(b.role.as_str()).is_some_and(|r| r.owner)
+    })
+}
+
+fn refused(forbidden: bool, message: String) -> ScimApiError {
+    ScimApiError::Refused { forbidden, message }
+}
+
+/// The directory's ceiling and its rules toward owners (SPEC §2 "Granting
+/// limits"): every role named by `roles` or the rollcall extension, and
+/// every workspace the extension names, must be within the ceiling; a
+/// directory never takes over an owner (adoption), never changes an owner's
+/// userName, email or role, and suspends an owner only if it provisioned
+/// them itself (and they are not the last one).
+fn check_directory_rules(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    before: Option<&User>,
+    w: &UserWrite,
+) -> Result<(), ScimApiError> {
+    let roles_changed = before.is_none_or(|b| {
+        b.scim.get("roles") != w.fields.scim.get("roles")
+            || b.scim.get(urn::ROLLCALL_USER) != w.fields.scim.get(urn::ROLLCALL_USER)
+    });
+    if roles_changed {
+        for r in role_sources::scim_roles(s.op, &w.fields.scim) {
+            crate::service::directories::check_ceiling(s.op, s.directory, Some(&r.role), [])
+                .map_err(|m| refused(false, m))?;
+        }
+    }
+    if let Some((list, _)) = &w.workspaces {
+        let ids: Vec<authz::WorkspaceId> = list
+            .iter()
+            .filter_map(|n| s.op.workspace(n).ok())
+            .map(|x| authz::WorkspaceId::new(x.id.as_str()))
+            .collect();
+        crate::service::directories::check_ceiling(s.op, s.directory, None, &ids)
+            .map_err(|m| refused(false, m))?;
+    }
+    let Some(before) = before.filter(|b| holds_owner(s, b)) else {
+        return Ok(());
+    };
+    let name = &before.user_name;
+    let same_name = UserName::parse(&before.user_name)
+        .is_ok_and(|n| n.canonical() == w.fields.user_name.canonical());
+    let same_email = before.email.as_deref().map(str::to_lowercase)
+        == w.fields.email.as_ref().map(|e| e.canonical().to_owned());
+    if !same_name || !same_email {
+        return Err(refused(
+            true,
+            format!("a SCIM directory never changes an owner's userName or email (`{name}`)"),
+        ));
+    }
+    if roles_changed {
+        if crate::service::owners::is_last_owner(conn, s.org, &before.id)? {
+            return Err(ScimApiError::mutability(format!(
+                "cannot change the roles of `{name}`: the last active owner of the organization keeps the owner role"
+            )));
+        }
+        return Err(refused(
+            true,
+            format!("a SCIM directory never changes an owner's role (`{name}`)"),
+        ));
+    }
+    if !w.active && before.status == UserStatus::Active {
+        own_owner(s, before, "suspend")?;
+    }
+    Ok(())
+}
+
+/// A directory may suspend or deprovision only an owner it provisioned itself.
+fn own_owner(s: &Scope<'_>, user: &User, what: &str) -> Result<(), ScimApiError> {
+    if user.source == UserSource::Scim && user.directory_id.as_ref() == Some(&s.directory.id) {
+        Ok(())
+    } else {
+        Err(refused(
+            true,
+            format!(
+                "a SCIM directory may {what} only owners it provisioned itself; `{}` was not",
+                user.user_name
+            ),
+        ))
+    }
 }
 
 /// Apply workspaces named by the rollcall extension.
@@ -466,6 +551,7 @@ pub fn create_user(
 ) -> Result<Rendered, ScimApiError> {
     let normalized = normalize_for_write(body, &USER)?;
     let w = user_write(s, normalized.doc, None, false)?;
+    check_directory_rules(conn, s, None, &w)?;
     if let (DbConnection::Pg(pg), None) = (&mut *conn, &w.workspaces) {
         let (user, binding) = new_user(s, &w);
         let audit = audit_user(s, "user.created", None, Some(&user));
@@ -578,6 +664,15 @@ fn adopt(
     found: User,
     mut w: UserWrite,
 ) -> Result<Rendered, ScimApiError> {
+    if holds_owner(s, &found) {
+        return Err(refused(
+            true,
+            format!(
+                "a SCIM directory never adopts an owner (`{}` already exists in the organization)",
+                found.user_name
+            ),
+        ));
+    }
     w.fields.source = found.source;
     if !w.active {
         guard_last_owner(conn, s, &found, "deactivate")?;
@@ -630,6 +725,7 @@ fn save_user(
     if !w.active && before.status == UserStatus::Active {
         guard_last_owner(conn, s, before, "deactivate")?;
     }
+    check_directory_rules(conn, s, Some(before), &w)?;
     let roles_changed = before.scim.get("roles") != w.fields.scim.get("roles")
         || before.scim.get(urn::ROLLCALL_USER) != w.fields.scim.get(urn::ROLLCALL_USER);
     let old_values = index::user_values(&before.scim);
@@ -724,6 +820,9 @@ pub fn delete_user(
     let before = live_user(conn, s, id)?;
     check_if_match(if_match, before.version)?;
     guard_last_owner(conn, s, &before, "delete")?;
+    if holds_owner(s, &before) {
+        own_owner(s, &before, "deprovision")?;
+    }
     let mut fields = UserFields::of(&before)?;
     fields.status = UserStatus::Deprovisioned;
     let after = store::users::update(conn, &before, before.version, &fields, s.ctx.now)?;
@@ -892,7 +991,7 @@ fn membership_effects(
     if affected.is_empty() {
         return Ok(());
     }
-    let mappings = role_sources::directory_mappings(conn, s.org, &s.directory.id)?;
+    let mappings = role_sources::directory_mappings(conn, s.org, s.op, &s.directory.id)?;
     if names
         .iter()
         .any(|n| role_sources::group_is_mapped(&mappings, group.as_str(), n))
@@ -1114,7 +1213,7 @@ pub fn delete_group(
     let before = live_group(conn, s, id)?;
     check_if_match(if_match, before.version)?;
     let members = store::groups::member_ids(conn, &before.id)?;
-    let mappings = role_sources::directory_mappings(conn, s.org, &s.directory.id)?;
+    let mappings = role_sources::directory_mappings(conn, s.org, s.op, &s.directory.id)?;
     let mapped = role_sources::group_is_mapped(&mappings, before.id.as_str(), &before.display_name);
     let had_bindings = store::access::group_has_bindings(conn, &before.id)?;
     store::groups::delete(conn, &before.id)?;

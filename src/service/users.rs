@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::domain::authz::{
-    self, BindingScope, BindingSource, ScopeKind, WorkspaceAccess, WorkspaceList,
+    self, BindingScope, BindingSource, ScopeKind, WorkspaceAccess, WorkspaceList, gate,
 };
 use crate::domain::{Email, UserId, UserName, UserSource, UserStatus};
 use crate::error::AppError;
@@ -47,6 +47,12 @@ pub fn unique_error(field: &UniqueField, user_name: &str, email: Option<&str>) -
         code: "already_exists",
         message,
     }
+}
+
+/// A user, for someone who manages users.
+pub fn get(conn: &mut DbConnection, a: &Acting<'_>, id: &str) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
+    find(conn, a.org, id)
 }
 
 pub fn find(conn: &mut DbConnection, org: &Org, id: &str) -> Result<User, AppError> {
@@ -118,6 +124,7 @@ fn synthesized_scim(f: &UserFields) -> Value {
 /// given one, source `admin`, within the creator's granting limits; or the
 /// org default) and optional workspace restriction.
 pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let role = match &input.role {
         Some(key) => {
@@ -146,6 +153,9 @@ pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result
                 .collect::<Result<std::collections::BTreeSet<_>, _>>()
         })
         .transpose()?;
+    if let Some(list) = &workspaces {
+        authority.may_grant_workspaces(op, &WorkspaceList::Only(list.clone()))?;
+    }
     let email = clean(input.email).map(|e| Email::parse(&e)).transpose()?;
     let user_name = match (clean(input.user_name), &email) {
         (Some(n), _) => UserName::parse(&n)?,
@@ -225,12 +235,14 @@ pub struct Page<T> {
 
 pub fn list(
     conn: &mut DbConnection,
-    org: &Org,
+    a: &Acting<'_>,
     search: Option<String>,
     status: Option<UserStatus>,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<User>, AppError> {
+    a.require(gate::USERS_MANAGE)?;
+    let org = a.org;
     let after = cursor
         .map(|c| PageCursor::decode(c).ok_or_else(|| AppError::bad_request("invalid cursor")))
         .transpose()?;
@@ -331,14 +343,25 @@ pub fn modify(
     )))
 }
 
+/// Change profile fields. Changing someone's userName or email is the way
+/// into their account once they sign in by email or SSO, so it needs the
+/// right to act for them (to grant everything they hold); any write to an
+/// owner needs the owner's own rights.
 pub fn update_profile(
     conn: &mut DbConnection,
-    ctx: &Ctx,
-    org: &Org,
+    a: &Acting<'_>,
     id: &str,
     if_match: Option<i64>,
     changes: ProfileChanges,
 ) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
+    let (ctx, org) = (a.ctx, a.org);
+    let target = find(conn, org, id)?;
+    if changes.user_name.is_some() || changes.email.is_some() {
+        crate::service::access::act_for(conn, a, &target)?;
+    } else {
+        crate::service::access::guard_target(conn, a, &target)?;
+    }
     let user_name = changes
         .user_name
         .as_deref()
@@ -369,12 +392,13 @@ pub fn update_profile(
 /// Suspend (`active`/`invited` → `suspended`) or reactivate (`suspended` → `active`).
 pub fn set_status(
     conn: &mut DbConnection,
-    ctx: &Ctx,
-    org: &Org,
+    a: &Acting<'_>,
     id: &str,
     if_match: Option<i64>,
     target: UserStatus,
 ) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
+    let (ctx, org) = (a.ctx, a.org);
     let action = match target {
         UserStatus::Suspended => "user.suspended",
         UserStatus::Active => "user.reactivated",
@@ -384,11 +408,10 @@ pub fn set_status(
             )));
         }
     };
+    let user = find(conn, org, id)?;
+    crate::service::access::guard_target(conn, a, &user)?;
     if target == UserStatus::Suspended {
-        let user = find(conn, org, id)?;
-        if crate::service::access::is_last_owner(conn, org, &user.id)? {
-            return Err(crate::service::access::last_owner_error(&user));
-        }
+        crate::service::owners::guard(conn, org, &user)?;
     }
     modify(conn, ctx, org, id, if_match, action, |user, f| {
         let allowed = match target {

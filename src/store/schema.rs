@@ -29,6 +29,8 @@ diesel::table! {
         org_id -> Text,
         name -> Text,
         created_at -> Timestamp,
+        ceiling_roles -> Text,
+        ceiling_workspaces -> Nullable<Text>,
     }
 }
 
