@@ -5,6 +5,7 @@
 mod support;
 
 mod api_authz;
+mod api_escalation;
 mod api_foundation;
 mod api_scim;
 mod cli;
