@@ -45,12 +45,31 @@ impl OrgPolicy {
             .collect()
     }
 
-    /// A role by key (or id). Unknown is a 404 naming it.
+    /// A role by key, id or display name (key and name case-insensitively:
+    /// `Owner`, `owner` and `View Manager` all work everywhere a role is
+    /// named). Unknown is a 404 naming it and listing the valid names.
     pub fn role(&self, key: &str) -> Result<&authz::Role, AppError> {
+        let wanted = key.trim();
         self.policy
-            .role_by_key(key)
-            .or_else(|| self.policy.role(key))
-            .ok_or_else(|| AppError::not_found("role", key))
+            .role_by_key(wanted)
+            .or_else(|| self.policy.role(wanted))
+            .or_else(|| {
+                self.policy.roles().find(|r| {
+                    r.key.as_str().eq_ignore_ascii_case(wanted)
+                        || r.name.to_lowercase() == wanted.to_lowercase()
+                })
+            })
+            .ok_or_else(|| {
+                let valid: Vec<String> = self
+                    .policy
+                    .roles()
+                    .map(|r| format!("{} ({})", r.key.as_str(), r.name))
+                    .collect();
+                AppError::NotFound(format!(
+                    "role `{key}` not found; roles of this organization: {}",
+                    valid.join(", ")
+                ))
+            })
     }
 
     /// The preset's owner role (last-owner protection, default key role).

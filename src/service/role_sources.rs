@@ -245,19 +245,24 @@ pub fn apply_one(
         let was_owner = stored
             .and_then(|b| op.policy.role(b.binding.role.as_str()))
             .is_some_and(|r| r.owner);
-        let becomes_owner = op
-            .policy
-            .role(resolution.role.as_str())
-            .is_some_and(|r| r.owner);
-        if was_owner && !becomes_owner && is_last_owner(conn, org, &user.id)? {
-            tracing::warn!(user = %user.id, "kept the last owner's role although the IdP would change it");
+        // A directory never changes an owner's role (SPEC §2: an owner's
+        // rights are the owner's; the directory's ceiling holds no owner
+        // role), and the last active owner keeps theirs whatever happens.
+        let keeps = was_owner && stored.is_some_and(|b| b.binding.role != resolution.role);
+        if keeps {
+            let reason = if is_last_owner(conn, org, &user.id)? {
+                "last active owner"
+            } else {
+                "a directory never changes an owner's role"
+            };
+            tracing::warn!(user = %user.id, reason, "kept an owner's role although the IdP would change it");
             events.push(ctx.event(
                 Some(&org.id),
                 "user.role_change_refused",
                 "user",
                 Some(user.id.to_string()),
                 None,
-                Some(serde_json::json!({"reason": "last active owner", "would_be": resolution.reason})),
+                Some(serde_json::json!({"reason": reason, "would_be": resolution.reason})),
             ));
         } else {
             store::access::put_org_binding(

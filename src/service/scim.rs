@@ -761,7 +761,7 @@ fn save_user(
 }
 
 /// `PUT /Users/{id}`: full replace (attributes not sent are cleared).
-pub fn replace_user(
+fn replace_user_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -785,7 +785,7 @@ pub fn replace_user(
 }
 
 /// `PATCH /Users/{id}` (RFC 7644 §3.5.2, with the Okta and Entra dialects).
-pub fn patch_user(
+fn patch_user_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -811,7 +811,7 @@ pub fn patch_user(
 }
 
 /// `DELETE /Users/{id}`: deprovision (soft; later GETs are 404, audit stays).
-pub fn delete_user(
+fn delete_user_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -1119,8 +1119,10 @@ fn save_group(
     let group = match &fields {
         Some(f) => store::groups::update(conn, before, before.version, f, s.ctx.now)
             .map_err(|e| duplicate_group(e, &f.display_name))?,
+        // The version is checked and bumped in one statement: a membership
+        // change never lands on a version the client did not see.
         None if !added.is_empty() || !removed.is_empty() => {
-            store::groups::touch(conn, &before.id, s.ctx.now)?;
+            store::groups::touch(conn, &before.id, before.version, s.ctx.now)?;
             store::groups::get(conn, &s.org.id, &before.id)?
         }
         None => before.clone(),
@@ -1156,7 +1158,7 @@ fn save_group(
 }
 
 /// `PUT /Groups/{id}`: full replace, including `members` when sent.
-pub fn replace_group(
+fn replace_group_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -1180,7 +1182,7 @@ pub fn replace_group(
 
 /// `PATCH /Groups/{id}`: attribute changes and membership edits; members
 /// are changed row by row and the member list is neither rebuilt nor returned.
-pub fn patch_group(
+fn patch_group_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -1204,7 +1206,7 @@ pub fn patch_group(
     Ok(render_group(s, &group, None))
 }
 
-pub fn delete_group(
+fn delete_group_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -1235,6 +1237,103 @@ pub fn delete_group(
         )],
     )?;
     Ok(())
+}
+
+// ============================================================ version races
+
+/// Run one write attempt in a savepoint. A client that sent no `If-Match`
+/// asked for no precondition, so a version race it lost (another writer
+/// committed in between) is retried on the fresh state, a bounded number of
+/// times — never answered with 412. With `If-Match`, the 412 stands.
+fn retrying<T>(
+    conn: &mut DbConnection,
+    if_match: &[Precondition],
+    mut attempt: impl FnMut(&mut DbConnection) -> Result<T, ScimApiError>,
+) -> Result<T, ScimApiError> {
+    use diesel::Connection;
+    // Each lost race means another writer committed: a client loses at
+    // most once per concurrent writer, so this bound is only reached
+    // under sustained contention on one resource (then 503, Retry-After).
+    for _ in 0..16 {
+        match conn.transaction(|c| attempt(c)) {
+            Err(ScimApiError::PreconditionFailed(_)) if if_match.is_empty() => continue,
+            other => return other,
+        }
+    }
+    Err(ScimApiError::Unavailable(
+        "the resource keeps changing under concurrent writes; retry the request".to_owned(),
+    ))
+}
+
+/// `PUT /Users/{id}`: full replace (attributes not sent are cleared).
+pub fn replace_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    retrying(conn, if_match, |c| {
+        replace_user_once(c, s, id, body.clone(), if_match)
+    })
+}
+
+/// `PATCH /Users/{id}` (RFC 7644 §3.5.2, with the Okta and Entra dialects).
+pub fn patch_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: &Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    retrying(conn, if_match, |c| {
+        patch_user_once(c, s, id, body, if_match)
+    })
+}
+
+/// `DELETE /Users/{id}`: deprovision (soft; later GETs are 404, audit stays).
+pub fn delete_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    if_match: &[Precondition],
+) -> Result<(), ScimApiError> {
+    retrying(conn, if_match, |c| delete_user_once(c, s, id, if_match))
+}
+
+/// `PUT /Groups/{id}`: full replace, including `members` when sent.
+pub fn replace_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    retrying(conn, if_match, |c| {
+        replace_group_once(c, s, id, body.clone(), if_match)
+    })
+}
+
+/// `PATCH /Groups/{id}`: attribute changes and membership edits.
+pub fn patch_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: &Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    retrying(conn, if_match, |c| {
+        patch_group_once(c, s, id, body, if_match)
+    })
+}
+
+pub fn delete_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    if_match: &[Precondition],
+) -> Result<(), ScimApiError> {
+    retrying(conn, if_match, |c| delete_group_once(c, s, id, if_match))
 }
 
 // ====================================================================== listing

@@ -9,5 +9,6 @@ mod api_escalation;
 mod api_foundation;
 mod api_scim;
 mod cli;
+mod races;
 mod scim_replay;
 mod store_conformance;

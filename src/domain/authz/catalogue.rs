@@ -340,7 +340,19 @@ mod tests {
             .into_iter()
             .map(|d| d.key.to_string())
             .collect();
-        assert_eq!(keys.len(), 7);
-        assert!(keys.contains(&"gateway.audit.read".to_owned()));
+        assert_eq!(keys.len(), 9);
+        for k in [
+            gate::USERS_MANAGE,
+            gate::ROLES_MANAGE,
+            gate::INVITES_MANAGE,
+            gate::SSO_MANAGE,
+            gate::SCIM_MANAGE,
+            gate::SETTINGS_MANAGE,
+            gate::AUDIT_READ,
+            gate::KEYS_MANAGE,
+            gate::ACCESS_READ,
+        ] {
+            assert!(keys.contains(&k.to_owned()), "{k} missing");
+        }
     }
 }
