@@ -49,6 +49,9 @@ enum Command {
     Migrate,
     /// Validate the configuration and print the effective settings, secrets redacted.
     CheckConfig,
+    /// Print the admin API's OpenAPI document (JSON), as served at
+    /// `/api/v1/openapi.json`.
+    Openapi,
     /// Organizations.
     #[command(subcommand)]
     Org(OrgCmd),
@@ -315,6 +318,13 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve => serve(settings),
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml());
+            Ok(())
+        }
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rollcall::routes::api::openapi())?
+            );
             Ok(())
         }
         Command::Migrate => {
