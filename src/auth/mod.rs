@@ -9,7 +9,6 @@ pub mod access;
 pub mod cache;
 pub mod rate;
 pub mod scim;
-pub mod token;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,10 +18,10 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use crate::domain::audit::{Actor, ActorKind};
 use crate::domain::{ApiKeyId, OrgId, UserId};
 use crate::error::AppError;
-use crate::service::api_keys::{self, TOKEN_PREFIX};
 use crate::state::AppState;
 use crate::store::api_keys::ApiKey;
 use crate::telemetry::RequestId;
+use crate::token;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -119,7 +118,7 @@ async fn authenticate(
     let token = token.ok_or_else(|| {
         AppError::Unauthenticated("send an API key as `Authorization: Bearer <key>`".to_owned())
     })?;
-    let (id, secret) = token::parse(TOKEN_PREFIX, &token)
+    let (id, secret) = token::parse(token::API_KEY_PREFIX, &token)
         .ok_or_else(|| AppError::Unauthenticated("invalid or revoked API key".to_owned()))?;
     let key_id = ApiKeyId::from_trusted(id.hyphenated().to_string());
     let key = match state.api_keys.get(&key_id) {
@@ -144,7 +143,7 @@ async fn authenticate(
             found
         }
     };
-    api_keys::verify(key, secret)
+    verify(key, secret)
 }
 
 impl FromRequest for Principal {
@@ -160,4 +159,15 @@ impl FromRequest for Principal {
             authenticate(state, token).await
         })
     }
+}
+
+/// Check a presented API key against its stored hash (constant time).
+/// Errors never say which part was wrong.
+pub fn verify(key: Option<ApiKey>, secret: &str) -> Result<Principal, AppError> {
+    let refused = || AppError::Unauthenticated("invalid or revoked API key".to_owned());
+    let key = key.ok_or_else(refused)?;
+    if !token::verify(secret, &key.secret_hash) || key.revoked_at.is_some() {
+        return Err(refused());
+    }
+    Principal::from_key(&key)
 }

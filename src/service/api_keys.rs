@@ -3,8 +3,6 @@
 
 use secrecy::SecretString;
 
-use crate::auth::Principal;
-use crate::auth::token;
 use crate::domain::authz::{ACCESS_READER, BindingScope, gate};
 use crate::domain::{ApiKeyId, Label};
 use crate::error::AppError;
@@ -14,8 +12,7 @@ use crate::store::api_keys::{ApiKey, NewApiKey};
 use crate::store::orgs::Org;
 use crate::store::users::User;
 use crate::store::{self, DbConnection, StoreError, audit};
-
-pub const TOKEN_PREFIX: &str = "rk";
+use crate::token;
 
 pub struct NewKey<'a> {
     /// `None` with `instance_admin`.
@@ -83,7 +80,7 @@ pub fn create(
         }
         (_, _, role) => role,
     };
-    let issued = token::issue(TOKEN_PREFIX);
+    let issued = token::issue(token::API_KEY_PREFIX);
     let id = ApiKeyId::from_trusted(issued.id.hyphenated().to_string());
     let key = store::api_keys::insert(
         conn,
@@ -229,15 +226,4 @@ pub fn revoke(conn: &mut DbConnection, ctx: &Ctx, key: &ApiKey) -> Result<ApiKey
         )?;
     }
     Ok(after)
-}
-
-/// Check a presented token against its stored hash (constant time). Errors
-/// never say which part was wrong.
-pub fn verify(key: Option<ApiKey>, secret: &str) -> Result<Principal, AppError> {
-    let refused = || AppError::Unauthenticated("invalid or revoked API key".to_owned());
-    let key = key.ok_or_else(refused)?;
-    if !token::verify(secret, &key.secret_hash) || key.revoked_at.is_some() {
-        return Err(refused());
-    }
-    Principal::from_key(&key)
 }

@@ -7,7 +7,6 @@
 
 use secrecy::SecretString;
 
-use crate::auth::token;
 use crate::domain::authz::{self, BindingScope, RoleId, WorkspaceId, gate};
 use crate::domain::{DirectoryId, Label};
 use crate::error::AppError;
@@ -17,8 +16,7 @@ use crate::store::directories::{Ceiling, Directory};
 use crate::store::orgs::Org;
 use crate::store::scim::ScimToken;
 use crate::store::{self, DbConnection, StoreError, audit};
-
-pub const TOKEN_PREFIX: &str = "rs";
+use crate::token;
 
 /// The SCIM base path of a directory.
 pub fn base_path(d: &Directory) -> String {
@@ -295,7 +293,7 @@ pub fn create_token(
 ) -> Result<(ScimToken, SecretString), AppError> {
     a.require(gate::SCIM_MANAGE)?;
     let name = Label::parse("name", name)?;
-    let issued = token::issue(TOKEN_PREFIX);
+    let issued = token::issue(token::SCIM_TOKEN_PREFIX);
     let t = store::scim::insert_token(
         conn,
         &issued.id.hyphenated().to_string(),

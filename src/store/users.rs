@@ -296,23 +296,6 @@ pub fn find_by_user_name(
         .transpose()
 }
 
-/// The live user with this canonical email.
-pub fn find_by_email(
-    conn: &mut DbConnection,
-    org: &OrgId,
-    email_lower: &str,
-) -> Result<Option<User>, StoreError> {
-    users::table
-        .filter(users::org_id.eq(org.as_str()))
-        .filter(users::email_lower.eq(email_lower))
-        .filter(live())
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(User::try_from)
-        .transpose()
-}
-
 /// Filters for the admin listing.
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {

@@ -22,18 +22,6 @@ async fn user(app: &TestApp, key: &str, org: &str, name: &str, role: &str) -> St
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn role_key(app: &TestApp, owner_key: &str, org: &str, role: &str) -> String {
-    let r = app
-        .post(
-            &format!("/api/v1/orgs/{org}/api-keys"),
-            owner_key,
-            json!({"name": format!("{role} key"), "role": role}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.body["token"].as_str().unwrap().to_owned()
-}
-
 fn message(body: &Value) -> String {
     body["error"]["message"]
         .as_str()
