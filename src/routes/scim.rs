@@ -701,7 +701,7 @@ async fn bulk_endpoint(
 struct Refusal {
     ctx: crate::service::Ctx,
     org: crate::domain::OrgId,
-    directory: String,
+    directory: crate::domain::DirectoryId,
 }
 
 impl Refusal {
@@ -709,7 +709,7 @@ impl Refusal {
         Refusal {
             ctx: access.ctx.clone(),
             org: access.org.id.clone(),
-            directory: access.directory.id.to_string(),
+            directory: access.directory.id.clone(),
         }
     }
 }
@@ -723,14 +723,7 @@ async fn record_refusal<T>(
     r: Result<T, ScimApiError>,
 ) -> Result<T, ScimApiError> {
     if let Err(e @ ScimApiError::Refused { .. }) = &r {
-        let event = who.ctx.event(
-            Some(&who.org),
-            "scim.write_refused",
-            "scim_directory",
-            Some(who.directory),
-            None,
-            Some(serde_json::json!({"status": e.status().as_u16(), "reason": e.to_string()})),
-        );
+        let event = ops::refusal_event(&who.ctx, &who.org, &who.directory, e);
         let written = state
             .store
             .write(move |c| crate::store::audit::insert(c, &[event]).map_err(ScimApiError::from))

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::error::ScimApiError;
 use crate::scim::urn;
 use crate::service::scim::{self, Precondition, Scope, parse_etags};
+use crate::store::audit;
 use crate::store::{DbConnection, write_tx};
 
 struct Op {
@@ -259,6 +260,12 @@ pub fn run(
                     results[op.index] = Some(r);
                 }
                 Err(e) => {
+                    if matches!(e, ScimApiError::Refused { .. }) {
+                        let event = scim::refusal_event(s.ctx, &s.org.id, &s.directory.id, &e);
+                        write_tx(conn, |c| {
+                            audit::insert(c, &[event]).map_err(ScimApiError::from)
+                        })?;
+                    }
                     results[op.index] = Some(failure(op, &e));
                     errors += 1;
                     if fail_on_errors.is_some_and(|n| errors >= n) {

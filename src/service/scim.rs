@@ -424,6 +424,24 @@ fn holds_owner(s: &Scope<'_>, user: &User) -> bool {
     })
 }
 
+/// The audit event of a write the directory was refused (its own
+/// transaction rolled back, so this one is written on its own).
+pub fn refusal_event(
+    ctx: &Ctx,
+    org: &crate::domain::OrgId,
+    directory: &crate::domain::DirectoryId,
+    e: &ScimApiError,
+) -> store::audit::NewAuditEvent {
+    ctx.event(
+        Some(org),
+        "scim.write_refused",
+        "scim_directory",
+        Some(directory.to_string()),
+        None,
+        Some(json!({"status": e.status().as_u16(), "reason": e.to_string()})),
+    )
+}
+
 fn refused(forbidden: bool, message: String) -> ScimApiError {
     ScimApiError::Refused { forbidden, message }
 }

@@ -318,12 +318,25 @@ async fn scim_directories_have_a_ceiling(backend: Backend) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.body["scimType"], "invalidValue", "{}", r.text);
     assert!(message(&r.body).contains("ceiling"), "{}", r.text);
+    // The same through Bulk.
+    let r = app
+        .scim(
+            Method::POST,
+            &format!("{base}/Bulk"),
+            &token,
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "m", "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "mallory2@example.com", "roles": [{"value": "Owner"}]}}
+            ]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["Operations"][0]["status"], "400", "{}", r.text);
     let audit = app
         .get("/api/v1/orgs/acme/audit?action=scim.write_refused", &key)
         .await;
     assert_eq!(
         audit.body["items"].as_array().unwrap().len(),
-        1,
+        2,
         "{}",
         audit.text
     );
