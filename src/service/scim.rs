@@ -1370,35 +1370,40 @@ pub fn search_all(
             .unwrap_or_default();
         return Err(ScimApiError::BadRequest(ScimType::InvalidFilter, e));
     }
+    // Users come first, then groups. Each type is asked only for the part
+    // of the page that falls in it (and for its total), so the work is
+    // bounded by `count`, whatever `startIndex` is.
     let (start, count) = page_bounds(p, default_page, max_page);
-    let window = ListParams {
-        start_index: Some(1),
-        count: Some(start - 1 + count),
-        ..p.clone()
+    let offset = start - 1;
+    let resources = |v: &mut Value| match v.get_mut("Resources").map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
     };
-    let empty = || list_response(Vec::new(), 0, 1);
-    let users = if for_users {
-        list_users(conn, s, &window, default_page, u32::MAX)?
+    let total_of = |v: &Value| v["totalResults"].as_i64().unwrap_or(0);
+    let (mut all, user_total) = if for_users {
+        let page = ListParams {
+            start_index: Some(start),
+            count: Some(count),
+            ..p.clone()
+        };
+        let mut users = list_users(conn, s, &page, default_page, max_page)?;
+        (resources(&mut users), total_of(&users))
     } else {
-        empty()
+        (Vec::new(), 0)
     };
-    let groups = if for_groups {
-        list_groups(conn, s, &window, default_page, u32::MAX)?
+    let group_total = if for_groups {
+        let page = ListParams {
+            start_index: Some((offset - user_total).max(0) + 1),
+            count: Some(count - all.len() as i64),
+            ..p.clone()
+        };
+        let mut groups = list_groups(conn, s, &page, default_page, max_page)?;
+        all.extend(resources(&mut groups));
+        total_of(&groups)
     } else {
-        empty()
+        0
     };
-    let total =
-        users["totalResults"].as_i64().unwrap_or(0) + groups["totalResults"].as_i64().unwrap_or(0);
-    let all: Vec<Value> = users["Resources"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(groups["Resources"].as_array().into_iter().flatten())
-        .skip((start - 1) as usize)
-        .take(count as usize)
-        .cloned()
-        .collect();
-    Ok(list_response(all, total, start))
+    Ok(list_response(all, user_total + group_total, start))
 }
 
 // ====================================================================== discovery

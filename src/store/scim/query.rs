@@ -10,6 +10,7 @@ use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
+use crate::domain::names::canonical_lower;
 use crate::domain::{DirectoryId, OrgId, UserStatus};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::index::{self, GroupTarget, UserColumn, UserTarget, ValuePart};
@@ -23,9 +24,6 @@ use crate::store::users::{User, UserRow, like_escape};
 pub type UserPred = Box<dyn BoxableExpression<users::table, Db, SqlType = Bool>>;
 pub type GroupPred = Box<dyn BoxableExpression<groups::table, Db, SqlType = Bool>>;
 type ValuePred = Box<dyn BoxableExpression<scim_values::table, Db, SqlType = Bool>>;
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
-
 
 fn always(v: bool) -> UserPred {
     Box::new(sql::<Bool>(if v { "1 = 1" } else { "1 = 0" }))
@@ -55,6 +53,7 @@ fn time_value(path: &AttrPath, v: &CompValue) -> Result<NaiveDateTime, FilterUns
     }
 }
 
+/// A `LIKE … ESCAPE '\\'` pattern for co/sw/ew.
 fn pattern(op: CompareOp, v: &str) -> String {
     let v = like_escape(v);
     match op {
@@ -66,14 +65,27 @@ fn pattern(op: CompareOp, v: &str) -> String {
 
 /// A comparison on a text expression `$e` (Bool-typed results), null-safe via
 /// `$present` (a Bool expression true when the column has a value).
+/// `folded`: `$e` is a stored folding and `$v` already folded, so `LIKE`
+/// (ASCII-case-insensitive on SQLite, sensitive on PostgreSQL) answers alike
+/// on both backends. `exact`: a case-exact attribute, matched with the
+/// backend's case-sensitive substring test (`exact_like!`).
 macro_rules! compare_text {
-    ($e:expr, $present:expr, $op:expr, $v:expr) => {{
+    (folded $e:expr, $present:expr, $op:expr, $v:expr) => {
+        compare_text!(@ $e, $present, $op, $v, |e, op, v: &str| e.like(pattern(op, v)).escape('\\'))
+    };
+    (exact $e:expr, $present:expr, $op:expr, $v:expr) => {
+        compare_text!(@ $e, $present, $op, $v, |e, op, v: &str| exact_like!(e, op, v))
+    };
+    (@ $e:expr, $present:expr, $op:expr, $v:expr, |$le:ident, $lop:ident, $lv:ident: &str| $like:expr) => {{
         let v: String = $v;
         match $op {
             CompareOp::Eq => Box::new($present.and($e.eq(v))) as _,
             CompareOp::Ne => Box::new(not($present.and($e.eq(v)))) as _,
             CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
-                Box::new($present.and($e.like(pattern($op, &v)).escape('\\'))) as _
+                let $le = $e;
+                let $lop = $op;
+                let $lv: &str = &v;
+                Box::new($present.and($like)) as _
             }
             CompareOp::Gt => Box::new($present.and($e.gt(v))) as _,
             CompareOp::Ge => Box::new($present.and($e.ge(v))) as _,
@@ -181,6 +193,15 @@ fn value_part_compare(path: &AttrPath, op: CompareOp, value: &CompValue) -> Resu
     let UserTarget::Value { part, case_exact, .. } = index::user_target(path).map_err(|e| bad(e.0))? else {
         return Err(bad(format!("`{path}` is not a sub-attribute of a multi-valued attribute")));
     };
+    if matches!(value, CompValue::Null) && part != ValuePart::Type {
+        // Every indexed element has a value, and an unstated `primary` is
+        // false (RFC 7643 §2.4): neither is ever null.
+        return match op {
+            CompareOp::Eq => Ok(Box::new(sql::<Bool>("1 = 0"))),
+            CompareOp::Ne => Ok(Box::new(sql::<Bool>("1 = 1"))),
+            _ => Err(bad(format!("only eq and ne compare `{path}` with null"))),
+        };
+    }
     Ok(match part {
         ValuePart::Primary => {
             let b = match value {
@@ -197,17 +218,21 @@ fn value_part_compare(path: &AttrPath, op: CompareOp, value: &CompValue) -> Resu
         }
         ValuePart::Type => {
             if matches!(value, CompValue::Null) {
-                return Ok(Box::new(scim_values::value_type.is_null()));
+                return match op {
+                    CompareOp::Eq => Ok(Box::new(scim_values::value_type.is_null())),
+                    CompareOp::Ne => Ok(Box::new(scim_values::value_type.is_not_null())),
+                    _ => Err(bad(format!("only eq and ne compare `{path}` with null"))),
+                };
             }
-            let v = text_value(path, value)?.to_lowercase();
-            compare_text!(scim_values::value_type.assume_not_null(), scim_values::value_type.is_not_null(), op, v)
+            let v = canonical_lower(&text_value(path, value)?);
+            compare_text!(folded scim_values::value_type.assume_not_null(), scim_values::value_type.is_not_null(), op, v)
         }
         ValuePart::Value => {
             let v = text_value(path, value)?;
             if case_exact {
-                compare_text!(scim_values::value, sql::<Bool>("1 = 1"), op, v)
+                compare_text!(exact scim_values::value, sql::<Bool>("1 = 1"), op, v)
             } else {
-                compare_text!(scim_values::value_lower, sql::<Bool>("1 = 1"), op, v.to_lowercase())
+                compare_text!(folded scim_values::value_lower, sql::<Bool>("1 = 1"), op, canonical_lower(&v))
             }
         }
     })
@@ -248,42 +273,42 @@ fn user_compare(path: &AttrPath, op: CompareOp, value: &CompValue, directory: &D
     }
     Ok(match index::user_target(path).map_err(|e| bad(e.0))? {
         UserTarget::Column(c) => match c {
-            UserColumn::Id => compare_text!(users::id, sql::<Bool>("1 = 1"), op, text_value(path, value)?),
+            UserColumn::Id => compare_text!(exact users::id, sql::<Bool>("1 = 1"), op, text_value(path, value)?),
             UserColumn::UserName => compare_text!(
-                users::user_name_lower,
+                folded users::user_name_lower,
                 sql::<Bool>("1 = 1"),
                 op,
-                crate::domain::names::canonical_lower(&text_value(path, value)?)
+                canonical_lower(&text_value(path, value)?)
             ),
             UserColumn::ExternalId => compare_text!(
-                users::external_id.assume_not_null(),
+                exact users::external_id.assume_not_null(),
                 users::external_id.is_not_null(),
                 op,
                 text_value(path, value)?
             ),
             UserColumn::DisplayName => compare_text!(
-                lower(users::display_name).assume_not_null(),
-                users::display_name.is_not_null(),
+                folded users::display_name_lower.assume_not_null(),
+                users::display_name_lower.is_not_null(),
                 op,
-                text_value(path, value)?.to_lowercase()
+                canonical_lower(&text_value(path, value)?)
             ),
             UserColumn::GivenName => compare_text!(
-                lower(users::given_name).assume_not_null(),
-                users::given_name.is_not_null(),
+                folded users::given_name_lower.assume_not_null(),
+                users::given_name_lower.is_not_null(),
                 op,
-                text_value(path, value)?.to_lowercase()
+                canonical_lower(&text_value(path, value)?)
             ),
             UserColumn::FamilyName => compare_text!(
-                lower(users::family_name).assume_not_null(),
-                users::family_name.is_not_null(),
+                folded users::family_name_lower.assume_not_null(),
+                users::family_name_lower.is_not_null(),
                 op,
-                text_value(path, value)?.to_lowercase()
+                canonical_lower(&text_value(path, value)?)
             ),
             UserColumn::Email => compare_text!(
-                users::email_lower.assume_not_null(),
+                folded users::email_lower.assume_not_null(),
                 users::email_lower.is_not_null(),
                 op,
-                text_value(path, value)?.to_lowercase()
+                canonical_lower(&text_value(path, value)?)
             ),
             UserColumn::Active => {
                 let b = match value {
@@ -356,15 +381,15 @@ pub fn group_predicate(f: &Filter) -> Result<GroupPred, FilterUnsupported> {
                 };
             }
             match index::group_target(path).map_err(|e| bad(e.0))? {
-                GroupTarget::Id => compare_text!(groups::id, sql::<Bool>("1 = 1"), *op, text_value(path, value)?),
+                GroupTarget::Id => compare_text!(exact groups::id, sql::<Bool>("1 = 1"), *op, text_value(path, value)?),
                 GroupTarget::DisplayName => compare_text!(
-                    groups::display_name_lower,
+                    folded groups::display_name_lower,
                     sql::<Bool>("1 = 1"),
                     *op,
-                    crate::domain::names::canonical_lower(&text_value(path, value)?)
+                    canonical_lower(&text_value(path, value)?)
                 ),
                 GroupTarget::ExternalId => compare_text!(
-                    groups::external_id.assume_not_null(),
+                    exact groups::external_id.assume_not_null(),
                     groups::external_id.is_not_null(),
                     *op,
                     text_value(path, value)?
@@ -409,9 +434,9 @@ macro_rules! order_users {
                     UserColumn::Id => by!(users::id),
                     UserColumn::UserName => by!(users::user_name_lower),
                     UserColumn::ExternalId => by!(users::external_id),
-                    UserColumn::DisplayName => by!(lower(users::display_name)),
-                    UserColumn::GivenName => by!(lower(users::given_name)),
-                    UserColumn::FamilyName => by!(lower(users::family_name)),
+                    UserColumn::DisplayName => by!(users::display_name_lower),
+                    UserColumn::GivenName => by!(users::given_name_lower),
+                    UserColumn::FamilyName => by!(users::family_name_lower),
                     UserColumn::Email => by!(users::email_lower),
                     UserColumn::Active | UserColumn::Created => by!(users::created_at),
                     UserColumn::Modified => by!(users::updated_at),
