@@ -8,6 +8,7 @@ mod api_authz;
 mod api_foundation;
 mod api_scim;
 mod cli;
+mod scim_cursor;
 mod scim_listing;
 mod scim_replay;
 mod store_conformance;

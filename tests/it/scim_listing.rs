@@ -384,6 +384,7 @@ pub(crate) mod differential {
     /// An org with one directory, acted on through the service layer.
     pub struct Setup {
         store: Store,
+        paging: ops::Paging,
         ctx: Ctx,
         org: Org,
         op: service::authz::OrgPolicy,
@@ -416,8 +417,12 @@ pub(crate) mod differential {
                     Ok((org, op, d))
                 })
                 .expect("org and directory");
+            let mut scim = db.settings().scim;
+            scim.default_page_size = 1000;
+            scim.max_page_size = 1000;
             Setup {
                 store,
+                paging: ops::Paging::from_settings(&scim),
                 ctx,
                 org,
                 op,
@@ -456,7 +461,7 @@ pub(crate) mod differential {
             };
             let body = self
                 .store
-                .read_blocking(|c| ops::list_users(c, &self.scope(), &p, 1000, 1000))
+                .read_blocking(|c| ops::list_users(c, &self.scope(), &p, &self.paging))
                 .expect("list users");
             body["Resources"].as_array().unwrap().clone()
         }
@@ -469,7 +474,7 @@ pub(crate) mod differential {
             };
             let body = self
                 .store
-                .read_blocking(|c| ops::list_users(c, &self.scope(), &p, 1000, 1000))
+                .read_blocking(|c| ops::list_users(c, &self.scope(), &p, &self.paging))
                 .map_err(|e| format!("{e:?}"))?;
             let mut ids: Vec<String> = body["Resources"]
                 .as_array()

@@ -122,6 +122,15 @@ pub struct ListSpec<S> {
     pub limit: i64,
 }
 
+/// A keyset page (RFC 9865 cursors): rows strictly after `from` in
+/// `(created_at, id)` order when `ascending`, strictly before it (nearest
+/// first) otherwise; at most `limit`.
+pub struct Keyset {
+    pub from: Option<(NaiveDateTime, String)>,
+    pub ascending: bool,
+    pub limit: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
     #[error(transparent)]
@@ -154,6 +163,33 @@ pub fn list_groups(
     match conn {
         DbConnection::Pg(c) => pg::list_groups(c, directory, filter, spec),
         DbConnection::Sqlite(c) => sqlite::list_groups(c, directory, filter, spec),
+    }
+}
+
+/// Live users of a directory matching `filter`, one keyset page.
+pub fn users_keyset(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    k: &Keyset,
+) -> Result<Vec<User>, ListError> {
+    match conn {
+        DbConnection::Pg(c) => pg::users_keyset(c, org, directory, filter, k),
+        DbConnection::Sqlite(c) => sqlite::users_keyset(c, org, directory, filter, k),
+    }
+}
+
+/// Groups of a directory matching `filter`, one keyset page.
+pub fn groups_keyset(
+    conn: &mut DbConnection,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    k: &Keyset,
+) -> Result<Vec<Group>, ListError> {
+    match conn {
+        DbConnection::Pg(c) => pg::groups_keyset(c, directory, filter, k),
+        DbConnection::Sqlite(c) => sqlite::groups_keyset(c, directory, filter, k),
     }
 }
 

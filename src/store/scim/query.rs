@@ -18,7 +18,7 @@ use crate::scim::schema::AttrPath;
 use crate::store::StoreError;
 use crate::store::groups::{Group, GroupRow};
 use crate::store::schema::{group_members, groups, scim_values, users};
-use crate::store::scim::{FilterUnsupported, ListError, ListSpec, Page, bad};
+use crate::store::scim::{FilterUnsupported, Keyset, ListError, ListSpec, Page, bad};
 use crate::store::users::{User, UserRow, like_escape};
 
 pub type UserPred = Box<dyn BoxableExpression<users::table, Db, SqlType = Bool>>;
@@ -558,4 +558,74 @@ pub fn list_groups(
         with_filter(base())?.count().get_result(conn).map_err(StoreError::from)?
     };
     Ok(Page { items, total })
+}
+
+/// One keyset page of live users (see [`Keyset`]).
+pub fn users_keyset(
+    conn: &mut Conn,
+    org: &OrgId,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    k: &Keyset,
+) -> Result<Vec<User>, ListError> {
+    let mut q = users::table
+        .filter(users::directory_id.eq(directory.as_str().to_owned()))
+        .filter(crate::store::users::live())
+        .into_boxed();
+    if let Some(f) = filter {
+        q = q.filter(users::org_id.eq(org.as_str().to_owned())).filter(user_predicate(f, directory)?);
+    }
+    if let Some((at, id)) = &k.from {
+        q = if k.ascending {
+            q.filter(users::created_at.gt(*at).or(users::created_at.eq(*at).and(users::id.gt(id.clone()))))
+        } else {
+            q.filter(users::created_at.lt(*at).or(users::created_at.eq(*at).and(users::id.lt(id.clone()))))
+        };
+    }
+    let q = if k.ascending {
+        q.order((users::created_at.asc(), users::id.asc()))
+    } else {
+        q.order((users::created_at.desc(), users::id.desc()))
+    };
+    q.limit(k.limit)
+        .select(UserRow::as_select())
+        .load::<UserRow>(conn)
+        .map_err(StoreError::from)?
+        .into_iter()
+        .map(|r| User::try_from(r).map_err(ListError::from))
+        .collect()
+}
+
+/// One keyset page of groups (see [`Keyset`]).
+pub fn groups_keyset(
+    conn: &mut Conn,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    k: &Keyset,
+) -> Result<Vec<Group>, ListError> {
+    let mut q = groups::table
+        .filter(groups::directory_id.eq(directory.as_str().to_owned()))
+        .into_boxed();
+    if let Some(f) = filter {
+        q = q.filter(group_predicate(f)?);
+    }
+    if let Some((at, id)) = &k.from {
+        q = if k.ascending {
+            q.filter(groups::created_at.gt(*at).or(groups::created_at.eq(*at).and(groups::id.gt(id.clone()))))
+        } else {
+            q.filter(groups::created_at.lt(*at).or(groups::created_at.eq(*at).and(groups::id.lt(id.clone()))))
+        };
+    }
+    let q = if k.ascending {
+        q.order((groups::created_at.asc(), groups::id.asc()))
+    } else {
+        q.order((groups::created_at.desc(), groups::id.desc()))
+    };
+    Ok(q.limit(k.limit)
+        .select(GroupRow::as_select())
+        .load::<GroupRow>(conn)
+        .map_err(StoreError::from)?
+        .into_iter()
+        .map(Group::try_from)
+        .collect::<Result<Vec<_>, _>>()?)
 }
