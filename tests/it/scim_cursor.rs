@@ -268,7 +268,7 @@ async fn cursor_walk_misses_no_survivor_under_concurrent_deletes(backend: Backen
             .cloned()
             .collect();
         let deleted = Arc::new(AtomicUsize::new(0));
-        let barrier = Arc::new(tokio::sync::Barrier::new(DELETERS + 2));
+        let barrier = Arc::new(tokio::sync::Barrier::new(DELETERS + 3));
         let client = app.client.clone();
         let (base, token) = (d.base.clone(), d.token.clone());
         let mut tasks = Vec::new();
@@ -318,8 +318,41 @@ async fn cursor_walk_misses_no_survivor_under_concurrent_deletes(backend: Backen
                 ids
             }));
         }
-        barrier.wait().await;
         let filter = urlencode(&format!(r#"userName sw "{prefix}""#));
+        // For comparison only (RFC 7644 allows it to skip): the same walk
+        // with index paging, at the same time.
+        let index_walk = {
+            let (barrier, client, base, token, filter) = (
+                barrier.clone(),
+                client.clone(),
+                base.clone(),
+                token.clone(),
+                filter.clone(),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let mut seen = Vec::new();
+                let mut start = 1;
+                loop {
+                    let r = client
+                        .get(format!(
+                            "{base}/Users?count=4&filter={filter}&startIndex={start}"
+                        ))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap();
+                    let body: Value = r.json().await.unwrap();
+                    let page = ids(&body);
+                    if page.is_empty() {
+                        return seen;
+                    }
+                    start += page.len();
+                    seen.extend(page);
+                }
+            })
+        };
+        barrier.wait().await;
         let mut url = format!("/Users?count=4&filter={filter}&cursor=");
         let mut seen: Vec<String> = Vec::new();
         let mut deleted_during = Vec::new();
@@ -364,11 +397,19 @@ async fn cursor_walk_misses_no_survivor_under_concurrent_deletes(backend: Backen
         if first < doomed.len() && last > first {
             raced_rounds += 1;
         }
+        let by_index: HashSet<String> = index_walk.await.unwrap().into_iter().collect();
         eprintln!(
-            "cursor walk round {round}: {} pages, {} ids, deletes seen during the walk {first}..{last} of {}",
+            "cursor walk round {round}: {} pages, {} ids, deletes seen during the walk \
+             {first}..{last} of {}, 0 of {} survivors missed (index paging at the same time \
+             missed {})",
             deleted_during.len(),
             seen.len(),
-            doomed.len()
+            doomed.len(),
+            survivors.len(),
+            survivors
+                .iter()
+                .filter(|id| !by_index.contains(*id))
+                .count()
         );
     }
     assert!(

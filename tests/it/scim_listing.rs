@@ -255,9 +255,25 @@ async fn case_exact_and_unicode_folding(backend: Backend) {
             .await,
         strs(&[])
     );
-    // Sorting by a folded name agrees on both backends.
-    let r = d.call(Method::GET, "/Users?sortBy=displayName", None).await;
-    assert_eq!(user_names_in_order(&r.body), ["u2", "u1", "u3"]);
+    // Sorting by a folded name agrees on both backends; unassigned values
+    // sort as the greatest.
+    d.user("u4", json!({})).await;
+    for (query, want) in [
+        ("sortBy=displayName", ["u2", "u1", "u3", "u4"]),
+        (
+            "sortBy=displayName&sortOrder=descending",
+            ["u4", "u3", "u1", "u2"],
+        ),
+        ("sortBy=externalId", ["u1", "u2", "u3", "u4"]),
+        (
+            "sortBy=externalId&sortOrder=descending",
+            ["u4", "u3", "u2", "u1"],
+        ),
+    ] {
+        let r = d.call(Method::GET, &format!("/Users?{query}"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text);
+        assert_eq!(user_names_in_order(&r.body), want, "{query}");
+    }
 }
 
 fn user_names_in_order(body: &Value) -> Vec<String> {

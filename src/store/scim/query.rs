@@ -421,6 +421,8 @@ macro_rules! order_users {
         match $sort {
             None => q.order((users::created_at.asc(), users::id.asc())),
             Some((c, desc)) => {
+                // Unassigned values sort as the greatest on both backends
+                // (PostgreSQL and SQLite place NULL at opposite ends).
                 macro_rules! by {
                     ($col:expr) => {
                         if desc {
@@ -429,15 +431,22 @@ macro_rules! order_users {
                             q.order(($col.asc(), users::created_at.asc(), users::id.asc()))
                         }
                     };
+                    (nullable $col:expr) => {
+                        if desc {
+                            q.order(($col.is_null().desc(), $col.desc(), users::created_at.desc(), users::id.desc()))
+                        } else {
+                            q.order(($col.is_null().asc(), $col.asc(), users::created_at.asc(), users::id.asc()))
+                        }
+                    };
                 }
                 match c {
                     UserColumn::Id => by!(users::id),
                     UserColumn::UserName => by!(users::user_name_lower),
-                    UserColumn::ExternalId => by!(users::external_id),
-                    UserColumn::DisplayName => by!(users::display_name_lower),
-                    UserColumn::GivenName => by!(users::given_name_lower),
-                    UserColumn::FamilyName => by!(users::family_name_lower),
-                    UserColumn::Email => by!(users::email_lower),
+                    UserColumn::ExternalId => by!(nullable users::external_id),
+                    UserColumn::DisplayName => by!(nullable users::display_name_lower),
+                    UserColumn::GivenName => by!(nullable users::given_name_lower),
+                    UserColumn::FamilyName => by!(nullable users::family_name_lower),
+                    UserColumn::Email => by!(nullable users::email_lower),
                     UserColumn::Active | UserColumn::Created => by!(users::created_at),
                     UserColumn::Modified => by!(users::updated_at),
                 }
@@ -530,6 +539,8 @@ pub fn list_groups(
         let q = match spec.sort {
             None => q.order((groups::created_at.asc(), groups::id.asc())),
             Some((t, desc)) => {
+                // Unassigned values sort as the greatest on both backends
+                // (PostgreSQL and SQLite place NULL at opposite ends).
                 macro_rules! by {
                     ($col:expr) => {
                         if desc {
@@ -538,11 +549,18 @@ pub fn list_groups(
                             q.order(($col.asc(), groups::created_at.asc(), groups::id.asc()))
                         }
                     };
+                    (nullable $col:expr) => {
+                        if desc {
+                            q.order(($col.is_null().desc(), $col.desc(), groups::created_at.desc(), groups::id.desc()))
+                        } else {
+                            q.order(($col.is_null().asc(), $col.asc(), groups::created_at.asc(), groups::id.asc()))
+                        }
+                    };
                 }
                 match t {
                     GroupTarget::Id => by!(groups::id),
                     GroupTarget::DisplayName => by!(groups::display_name_lower),
-                    GroupTarget::ExternalId => by!(groups::external_id),
+                    GroupTarget::ExternalId => by!(nullable groups::external_id),
                     GroupTarget::Created | GroupTarget::Member => by!(groups::created_at),
                     GroupTarget::Modified => by!(groups::updated_at),
                 }
