@@ -250,16 +250,24 @@ async fn cursor_paging_follows_rfc_9865(backend: Backend) {
 /// Every user that existed throughout must come back exactly once.
 async fn cursor_walk_misses_no_survivor_under_concurrent_deletes(backend: Backend) {
     const ROUNDS: usize = 3;
-    const USERS: usize = 120;
     const DELETERS: usize = 4;
+    // Larger runs for figures: SCIM_CURSOR_RACE_USERS=5000 SCIM_CURSOR_RACE_PAGE=50.
+    let knob = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let users_per_round = knob("SCIM_CURSOR_RACE_USERS", 120);
+    let page = knob("SCIM_CURSOR_RACE_PAGE", 4);
     let app = TestApp::spawn(backend).await;
     let d = Dir::open(&app).await;
     let mut raced_rounds = 0;
     for round in 0..ROUNDS {
         let prefix = format!("r{round}-");
         let mut created = Vec::new();
-        for i in 0..USERS {
-            created.push(d.user(&format!("{prefix}{i:03}"), json!({})).await);
+        for i in 0..users_per_round {
+            created.push(d.user(&format!("{prefix}{i:05}"), json!({})).await);
         }
         let doomed: Vec<String> = created.iter().skip(1).step_by(3).cloned().collect();
         let survivors: HashSet<String> = created
@@ -336,7 +344,7 @@ async fn cursor_walk_misses_no_survivor_under_concurrent_deletes(backend: Backen
                 loop {
                     let r = client
                         .get(format!(
-                            "{base}/Users?count=4&filter={filter}&startIndex={start}"
+                            "{base}/Users?count={page}&filter={filter}&startIndex={start}"
                         ))
                         .bearer_auth(&token)
                         .send()
@@ -353,7 +361,7 @@ async fn cursor_walk_misses_no_survivor_under_concurrent_deletes(backend: Backen
             })
         };
         barrier.wait().await;
-        let mut url = format!("/Users?count=4&filter={filter}&cursor=");
+        let mut url = format!("/Users?count={page}&filter={filter}&cursor=");
         let mut seen: Vec<String> = Vec::new();
         let mut deleted_during = Vec::new();
         loop {
@@ -362,7 +370,7 @@ async fn cursor_walk_misses_no_survivor_under_concurrent_deletes(backend: Backen
             assert_eq!(r.status, StatusCode::OK, "{}", r.text);
             seen.extend(ids(&r.body));
             match r.body["nextCursor"].as_str() {
-                Some(c) => url = format!("/Users?count=4&filter={filter}&cursor={c}"),
+                Some(c) => url = format!("/Users?count={page}&filter={filter}&cursor={c}"),
                 None => break,
             }
         }
