@@ -20,6 +20,7 @@ use crate::domain::authz::{
 };
 use crate::domain::{Email, GroupId, UserId, UserName, UserSource, UserStatus};
 use crate::error::ScimApiError;
+use crate::scim::cursor::{Cursor, CursorError, Kind, Position};
 use crate::scim::index::{self, IndexedValue};
 use crate::scim::schema::{AttrPath, GROUP, USER, urn};
 use crate::scim::{
@@ -1366,6 +1367,28 @@ pub struct ListParams {
     pub count: Option<i64>,
     pub attributes: Option<String>,
     pub excluded_attributes: Option<String>,
+    /// RFC 9865: present (even empty) asks for cursor paging.
+    pub cursor: Option<String>,
+}
+
+/// The server's paging limits and cursor settings.
+#[derive(Debug, Clone)]
+pub struct Paging {
+    pub default_page: u32,
+    pub max_page: u32,
+    pub cursor_key: crate::configuration::CursorKey,
+    pub cursor_timeout: std::time::Duration,
+}
+
+impl Paging {
+    pub fn from_settings(s: &crate::configuration::ScimSettings) -> Paging {
+        Paging {
+            default_page: s.default_page_size,
+            max_page: s.max_page_size,
+            cursor_key: s.cursor_key.clone(),
+            cursor_timeout: s.cursor_timeout,
+        }
+    }
 }
 
 /// Projection requested with `attributes` / `excludedAttributes`.
@@ -1512,10 +1535,18 @@ pub fn list_users(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     p: &ListParams,
-    default_page: u32,
-    max_page: u32,
+    paging: &Paging,
 ) -> Result<Value, ScimApiError> {
-    let l = prepare(p, &USER, store::scim::user_sort, default_page, max_page)?;
+    if p.cursor.is_some() {
+        return cursor_page(conn, s, p, &[Kind::Users], "Users", paging);
+    }
+    let l = prepare(
+        p,
+        &USER,
+        store::scim::user_sort,
+        paging.default_page,
+        paging.max_page,
+    )?;
     let page =
         store::scim::list_users(conn, &s.org.id, &s.directory.id, l.filter.as_ref(), &l.spec)?;
     let ids: Vec<UserId> = page.items.iter().map(|u| u.id.clone()).collect();
@@ -1535,10 +1566,18 @@ pub fn list_groups(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     p: &ListParams,
-    default_page: u32,
-    max_page: u32,
+    paging: &Paging,
 ) -> Result<Value, ScimApiError> {
-    let l = prepare(p, &GROUP, store::scim::group_sort, default_page, max_page)?;
+    if p.cursor.is_some() {
+        return cursor_page(conn, s, p, &[Kind::Groups], "Groups", paging);
+    }
+    let l = prepare(
+        p,
+        &GROUP,
+        store::scim::group_sort,
+        paging.default_page,
+        paging.max_page,
+    )?;
     let page = store::scim::list_groups(conn, &s.directory.id, l.filter.as_ref(), &l.spec)?;
     let mut members = if l.projection.wants_members() {
         let ids: Vec<GroupId> = page.items.iter().map(|g| g.id.clone()).collect();
@@ -1566,9 +1605,9 @@ pub fn search_all(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     p: &ListParams,
-    default_page: u32,
-    max_page: u32,
+    paging: &Paging,
 ) -> Result<Value, ScimApiError> {
+    let (default_page, max_page) = (paging.default_page, paging.max_page);
     let filter = parse_filter(p.filter.as_deref())?;
     let applies = |rt| {
         filter
@@ -1586,35 +1625,399 @@ pub fn search_all(
             .unwrap_or_default();
         return Err(ScimApiError::BadRequest(ScimType::InvalidFilter, e));
     }
+    // Users come first, then groups. Each type is asked only for the part
+    // of the page that falls in it (and for its total), so the work is
+    // bounded by `count`, whatever `startIndex` is.
+    if p.cursor.is_some() {
+        let kinds: Vec<Kind> = [(for_users, Kind::Users), (for_groups, Kind::Groups)]
+            .into_iter()
+            .filter_map(|(applies, k)| applies.then_some(k))
+            .collect();
+        return cursor_page(conn, s, p, &kinds, "root", paging);
+    }
     let (start, count) = page_bounds(p, default_page, max_page);
-    let window = ListParams {
-        start_index: Some(1),
-        count: Some(start - 1 + count),
-        ..p.clone()
+    let offset = start - 1;
+    let resources = |v: &mut Value| match v.get_mut("Resources").map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
     };
-    let empty = || list_response(Vec::new(), 0, 1);
-    let users = if for_users {
-        list_users(conn, s, &window, default_page, u32::MAX)?
+    let total_of = |v: &Value| v["totalResults"].as_i64().unwrap_or(0);
+    let (mut all, user_total) = if for_users {
+        let page = ListParams {
+            start_index: Some(start),
+            count: Some(count),
+            ..p.clone()
+        };
+        let mut users = list_users(conn, s, &page, paging)?;
+        (resources(&mut users), total_of(&users))
     } else {
-        empty()
+        (Vec::new(), 0)
     };
-    let groups = if for_groups {
-        list_groups(conn, s, &window, default_page, u32::MAX)?
+    let group_total = if for_groups {
+        let page = ListParams {
+            start_index: Some((offset - user_total).max(0) + 1),
+            count: Some(count - all.len() as i64),
+            ..p.clone()
+        };
+        let mut groups = list_groups(conn, s, &page, paging)?;
+        all.extend(resources(&mut groups));
+        total_of(&groups)
     } else {
-        empty()
+        0
     };
-    let total =
-        users["totalResults"].as_i64().unwrap_or(0) + groups["totalResults"].as_i64().unwrap_or(0);
-    let all: Vec<Value> = users["Resources"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(groups["Resources"].as_array().into_iter().flatten())
-        .skip((start - 1) as usize)
-        .take(count as usize)
-        .cloned()
+    Ok(list_response(all, user_total + group_total, start))
+}
+
+// ====================================================================== cursor paging
+
+/// A row of a cursor walk, before rendering.
+enum Row {
+    User(Box<User>),
+    Group(Box<Group>),
+}
+
+impl Row {
+    fn position(&self) -> Position {
+        let (kind, created, id) = match self {
+            Row::User(u) => (Kind::Users, u.created_at, u.id.as_str()),
+            Row::Group(g) => (Kind::Groups, g.created_at, g.id.as_str()),
+        };
+        Position {
+            kind,
+            created_micros: created.and_utc().timestamp_micros(),
+            id: id.to_owned(),
+        }
+    }
+}
+
+fn invalid_cursor() -> ScimApiError {
+    ScimApiError::BadRequest(
+        ScimType::InvalidCursor,
+        "the cursor is not one this server issued for this query (same endpoint, filter and \
+         sort); send an empty cursor to start again"
+            .into(),
+    )
+}
+
+/// One keyset step in one resource table: rows strictly after (`ascending`)
+/// or before `from`, nearest first.
+fn fetch_rows(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    kind: Kind,
+    filter: Option<&Filter>,
+    from: Option<&Position>,
+    ascending: bool,
+    limit: usize,
+) -> Result<Vec<Row>, ScimApiError> {
+    let from = match from {
+        None => None,
+        Some(p) => Some((
+            chrono::DateTime::from_timestamp_micros(p.created_micros)
+                .ok_or_else(invalid_cursor)?
+                .naive_utc(),
+            p.id.clone(),
+        )),
+    };
+    let k = store::scim::Keyset {
+        from,
+        ascending,
+        limit: limit as i64,
+    };
+    Ok(match kind {
+        Kind::Users => store::scim::users_keyset(conn, &s.org.id, &s.directory.id, filter, &k)?
+            .into_iter()
+            .map(|u| Row::User(Box::new(u)))
+            .collect(),
+        Kind::Groups => store::scim::groups_keyset(conn, &s.directory.id, filter, &k)?
+            .into_iter()
+            .map(|g| Row::Group(Box::new(g)))
+            .collect(),
+    })
+}
+
+/// Walks `order` (the resource tables in walk order) from `start`, forward
+/// or backward, collecting up to `limit` rows in the direction walked.
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    order: &[Kind],
+    filter: Option<&Filter>,
+    descending: bool,
+    start: Option<&Position>,
+    forward: bool,
+    limit: usize,
+) -> Result<Vec<Row>, ScimApiError> {
+    let first = match start {
+        None if forward => 0,
+        None => order.len().saturating_sub(1),
+        Some(p) => order
+            .iter()
+            .position(|k| *k == p.kind)
+            .ok_or_else(invalid_cursor)?,
+    };
+    let segments: Vec<usize> = if forward {
+        (first..order.len()).collect()
+    } else {
+        (0..=first).rev().collect()
+    };
+    let mut rows = Vec::new();
+    let mut from = start;
+    for seg in segments {
+        if rows.len() >= limit {
+            break;
+        }
+        let ascending = forward != descending;
+        let got = fetch_rows(
+            conn,
+            s,
+            order[seg],
+            filter,
+            from.take(),
+            ascending,
+            limit - rows.len(),
+        )?;
+        rows.extend(got);
+    }
+    Ok(rows)
+}
+
+fn render_rows(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    rows: &[Row],
+    projection: &Projection,
+) -> Result<Vec<Value>, ScimApiError> {
+    let user_ids: Vec<UserId> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::User(u) => Some(u.id.clone()),
+            Row::Group(_) => None,
+        })
         .collect();
-    Ok(list_response(all, total, start))
+    let group_ids: Vec<GroupId> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Group(g) => Some(g.id.clone()),
+            Row::User(_) => None,
+        })
+        .collect();
+    let mut groups = store::scim::groups_of_users(conn, &s.directory.id, &user_ids)?;
+    let mut members = if projection.wants_members() && !group_ids.is_empty() {
+        Some(store::scim::members_of_groups(conn, &group_ids)?)
+    } else {
+        None
+    };
+    Ok(rows
+        .iter()
+        .map(|r| match r {
+            Row::User(u) => {
+                let g = groups.remove(u.id.as_str()).unwrap_or_default();
+                projection.apply(&render_user(s, u, &g).body, &USER)
+            }
+            Row::Group(g) => {
+                let m = members
+                    .as_mut()
+                    .map(|m| m.remove(g.id.as_str()).unwrap_or_default());
+                projection.apply(&render_group(s, g, m.as_deref()).body, &GROUP)
+            }
+        })
+        .collect())
+}
+
+/// A page of cursor-based pagination (RFC 9865) over the resource tables
+/// `kinds`, in the stable order `(meta.created, id)` (ascending, or
+/// descending with `sortBy=meta.created&sortOrder=descending`). `nextCursor`
+/// is present exactly when more results follow; `previousCursor` when the
+/// page is not the first. Every page re-applies the filter and the
+/// directory's scope: a cursor is only a position.
+fn cursor_page(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    p: &ListParams,
+    kinds: &[Kind],
+    endpoint: &str,
+    paging: &Paging,
+) -> Result<Value, ScimApiError> {
+    if p.start_index.is_some() {
+        return Err(ScimApiError::invalid_value(
+            "send either startIndex (index paging) or cursor (cursor paging, RFC 9865), not both",
+        ));
+    }
+    let filter = parse_filter(p.filter.as_deref())?;
+    if let Some(f) = &filter {
+        for kind in kinds {
+            let rt = match kind {
+                Kind::Users => &USER,
+                Kind::Groups => &GROUP,
+            };
+            crate::scim::filter::validate(f, rt)
+                .map_err(|e| ScimApiError::BadRequest(ScimType::InvalidFilter, e.to_string()))?;
+        }
+    }
+    let projection = Projection::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())?;
+    let sort_by = p
+        .sort_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let descending = descending(p)? && sort_by.is_some();
+    if let Some(sort_by) = sort_by {
+        let path =
+            AttrPath::parse(sort_by).map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
+        let created = path.urn.is_none()
+            && path.attr.eq_ignore_ascii_case("meta")
+            && path
+                .sub_attr
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case("created"));
+        if !created {
+            return Err(ScimApiError::invalid_value(format!(
+                "cursor paging walks resources in creation order (sortBy=meta.created), which \
+                 never changes, so no resource is skipped or repeated; `{sort_by}` is only \
+                 available with index paging (startIndex)"
+            )));
+        }
+    }
+    let count = match p.count {
+        None => i64::from(paging.default_page),
+        Some(c) if c < 1 => {
+            return Err(ScimApiError::BadRequest(
+                ScimType::InvalidCount,
+                format!(
+                    "count must be between 1 and maxPageSize ({}) with cursor paging",
+                    paging.max_page
+                ),
+            ));
+        }
+        Some(c) => c.min(i64::from(paging.max_page)),
+    } as usize;
+    let context = format!(
+        "{endpoint}\n{}\n{}\n{descending}",
+        s.directory.id,
+        filter.as_ref().map(ToString::to_string).unwrap_or_default()
+    );
+    let now = s.ctx.now.and_utc().timestamp();
+    let key = paging.cursor_key.bytes();
+    let cursor = match p.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            crate::scim::cursor::decode(key, &context, text, now, paging.cursor_timeout.as_secs())
+                .map_err(|e| match e {
+                    CursorError::Invalid => invalid_cursor(),
+                    CursorError::Expired => ScimApiError::BadRequest(
+                        ScimType::ExpiredCursor,
+                        format!(
+                            "the cursor is older than cursorTimeout ({} s); send an empty \
+                             cursor to start again",
+                            paging.cursor_timeout.as_secs()
+                        ),
+                    ),
+                })?,
+        ),
+    };
+    let order: Vec<Kind> = if descending {
+        kinds.iter().rev().copied().collect()
+    } else {
+        kinds.to_vec()
+    };
+    let f = filter.as_ref();
+    let forward_page = |conn: &mut DbConnection,
+                        start: Option<&Position>|
+     -> Result<(Vec<Row>, bool), ScimApiError> {
+        let mut rows = walk(conn, s, &order, f, descending, start, true, count + 1)?;
+        let more = rows.len() > count;
+        rows.truncate(count);
+        Ok((rows, more))
+    };
+    let (rows, next, previous) = match &cursor {
+        None => {
+            let (rows, more) = forward_page(conn, None)?;
+            (rows, more, false)
+        }
+        Some(Cursor::After(at)) => {
+            let (rows, more) = forward_page(conn, Some(at))?;
+            let previous = !rows.is_empty();
+            (rows, more, previous)
+        }
+        Some(Cursor::Before(at)) => {
+            let mut rows = walk(conn, s, &order, f, descending, Some(at), false, count + 1)?;
+            let more_before = rows.len() > count;
+            rows.truncate(count);
+            rows.reverse();
+            match rows.last() {
+                // Nothing before: the previous page of the first is the first.
+                None => {
+                    let (rows, more) = forward_page(conn, None)?;
+                    (rows, more, false)
+                }
+                Some(last) => {
+                    let after = walk(
+                        conn,
+                        s,
+                        &order,
+                        f,
+                        descending,
+                        Some(&last.position()),
+                        true,
+                        1,
+                    )?;
+                    (rows, !after.is_empty(), more_before)
+                }
+            }
+        }
+    };
+    let mut total = 0;
+    for kind in kinds {
+        let spec_limit0 = |conn: &mut DbConnection| -> Result<i64, ScimApiError> {
+            Ok(match kind {
+                Kind::Users => {
+                    store::scim::list_users(
+                        conn,
+                        &s.org.id,
+                        &s.directory.id,
+                        f,
+                        &ListSpec {
+                            sort: None,
+                            offset: 0,
+                            limit: 0,
+                        },
+                    )?
+                    .total
+                }
+                Kind::Groups => {
+                    store::scim::list_groups(
+                        conn,
+                        &s.directory.id,
+                        f,
+                        &ListSpec {
+                            sort: None,
+                            offset: 0,
+                            limit: 0,
+                        },
+                    )?
+                    .total
+                }
+            })
+        };
+        total += spec_limit0(conn)?;
+    }
+    let resources = render_rows(conn, s, &rows, &projection)?;
+    let mut body = json!({
+        "schemas": [urn::LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    let mint = |c: Cursor| crate::scim::cursor::encode(key, &context, &c, now);
+    if next && let Some(last) = rows.last() {
+        body["nextCursor"] = json!(mint(Cursor::After(last.position())));
+    }
+    if previous && let Some(first) = rows.first() {
+        body["previousCursor"] = json!(mint(Cursor::Before(first.position())));
+    }
+    Ok(body)
 }
 
 // ====================================================================== discovery

@@ -191,7 +191,12 @@ impl Store {
 
     /// Apply pending migrations; returns the names applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        migrations::run_pending(&mut self.conn()?.conn)
+        let mut conn = self.conn()?;
+        let applied = migrations::run_pending(&mut conn.conn)?;
+        // Stored foldings SQL cannot compute (see the migration
+        // `…_scim_folded_names`): filled here so both backends get them.
+        scim::refold_user_names(&mut conn.conn)?;
+        Ok(applied)
     }
 
     /// Run `f` on a pooled connection on a blocking thread (reads).

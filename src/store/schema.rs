@@ -57,6 +57,9 @@ diesel::table! {
         workspaces_restricted -> Bool,
         home_workspace_id -> Nullable<Text>,
         access -> Text,
+        display_name_lower -> Nullable<Text>,
+        given_name_lower -> Nullable<Text>,
+        family_name_lower -> Nullable<Text>,
     }
 }
 

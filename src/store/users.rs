@@ -14,8 +14,6 @@ use super::schema::users;
 use super::{DbConnection, PageCursor, StoreError};
 use crate::domain::{DirectoryId, Email, OrgId, UserId, UserName, UserSource, UserStatus};
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
-
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub(crate) struct UserRow {
@@ -38,6 +36,15 @@ pub(crate) struct UserRow {
     updated_at: NaiveDateTime,
     deprovisioned_at: Option<NaiveDateTime>,
     access: String,
+    display_name_lower: Option<String>,
+    given_name_lower: Option<String>,
+    family_name_lower: Option<String>,
+}
+
+/// The stored case-folded form of an optional name (SCIM filters compare
+/// these columns; see `store::scim`).
+fn folded(s: Option<&str>) -> Option<String> {
+    s.map(crate::domain::names::canonical_lower)
 }
 
 /// `status <> 'deprovisioned'`, written as a literal rather than a bound
@@ -162,6 +169,9 @@ struct UserChanges<'a> {
     scim: String,
     updated_at: NaiveDateTime,
     deprovisioned_at: Option<NaiveDateTime>,
+    display_name_lower: Option<String>,
+    given_name_lower: Option<String>,
+    family_name_lower: Option<String>,
 }
 
 pub fn insert(
@@ -210,6 +220,9 @@ pub fn insert_with(
         updated_at: now,
         deprovisioned_at: (f.status == UserStatus::Deprovisioned).then_some(now),
         access: serde_json::to_string(access)?,
+        display_name_lower: folded(f.display_name.as_deref()),
+        given_name_lower: folded(f.given_name.as_deref()),
+        family_name_lower: folded(f.family_name.as_deref()),
     };
     diesel::insert_into(users::table)
         .values(&row)
@@ -247,6 +260,9 @@ pub fn update(
         scim: serde_json::to_string(&f.scim)?,
         updated_at: now,
         deprovisioned_at,
+        display_name_lower: folded(f.display_name.as_deref()),
+        given_name_lower: folded(f.given_name.as_deref()),
+        family_name_lower: folded(f.family_name.as_deref()),
     };
     let target = users::table
         .filter(users::id.eq(user.id.as_str()))
@@ -339,7 +355,7 @@ pub fn list(conn: &mut DbConnection, org: &OrgId, q: &UserQuery) -> Result<Vec<U
                 .like(pattern.clone())
                 .escape('\\')
                 .or(users::email_lower.like(pattern.clone()).escape('\\'))
-                .or(lower(users::display_name).like(pattern).escape('\\')),
+                .or(users::display_name_lower.like(pattern).escape('\\')),
         );
     }
     if let Some(after) = &q.after {
@@ -484,8 +500,8 @@ pub fn insert_scim_user_pg(
         "WITH u AS ( \
            INSERT INTO users (id, org_id, user_name, user_name_lower, email, email_lower, given_name, family_name, \
                               display_name, external_id, directory_id, status, source, scim, version, created_at, \
-                              updated_at, access) \
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16 \
+                              updated_at, access, display_name_lower, given_name_lower, family_name_lower) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16, $33, $34, $35 \
            WHERE NOT EXISTS (SELECT 1 FROM users o WHERE o.org_id = $2 AND o.status <> 'deprovisioned' \
                              AND (o.user_name_lower IN ($4, $6) OR o.email_lower IN ($4, $6))) \
            ON CONFLICT DO NOTHING RETURNING id), \
@@ -526,7 +542,7 @@ pub fn insert_scim_user_pg(
     .bind::<Array<Nullable<Text>>, _>(
         values
             .iter()
-            .map(|v| v.value_type.as_ref().map(|t| t.to_lowercase()))
+            .map(|v| v.value_type.as_deref().map(crate::domain::names::canonical_lower))
             .collect::<Vec<_>>(),
     )
     .bind::<Array<Text>, _>(values.iter().map(|v| v.value.as_str()).collect::<Vec<_>>())
@@ -539,7 +555,15 @@ pub fn insert_scim_user_pg(
     .bind::<Text, _>(audit.target_kind)
     .bind::<Nullable<Text>, _>(audit.after.as_ref().map(serde_json::to_string).transpose()?)
     .bind::<Nullable<Text>, _>(audit.request_id.as_deref())
-    .bind::<Array<Text>, _>(values.iter().map(|v| v.value.to_lowercase()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(
+        values
+            .iter()
+            .map(|v| crate::domain::names::canonical_lower(&v.value))
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Nullable<Text>, _>(lower(&user.display_name))
+    .bind::<Nullable<Text>, _>(lower(&user.given_name))
+    .bind::<Nullable<Text>, _>(lower(&user.family_name))
     .get_result(conn)?;
     Ok(inserted.n == 1)
 }

@@ -10,5 +10,7 @@ mod api_foundation;
 mod api_scim;
 mod cli;
 mod races;
+mod scim_cursor;
+mod scim_listing;
 mod scim_replay;
 mod store_conformance;
