@@ -229,6 +229,18 @@ fn user_write(
             .unwrap_or_default(),
     )
     .map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
+    // Every address is validated, not only the one stored as the email: a
+    // secondary value such as `a@b.com,c@d.com` is as hostile as a primary.
+    for value in doc
+        .get("emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("value").and_then(Value::as_str))
+    {
+        Email::parse(value)
+            .map_err(|e| ScimApiError::invalid_value(format!("emails: {}", e.message)))?;
+    }
     let email = primary_email(&doc)
         .map(|e| Email::parse(&e))
         .transpose()
@@ -240,7 +252,8 @@ fn user_write(
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
             return Err(ScimApiError::invalid_value(format!(
-                "externalId must be a string, not {other}"
+                "externalId must be a string, not {}",
+                crate::domain::names::excerpt(&other.to_string())
             )));
         }
     };
@@ -853,7 +866,8 @@ fn group_fields(doc: &Value) -> Result<GroupFields, ScimApiError> {
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
             return Err(ScimApiError::invalid_value(format!(
-                "externalId must be a string, not {other}"
+                "externalId must be a string, not {}",
+                crate::domain::names::excerpt(&other.to_string())
             )));
         }
     };

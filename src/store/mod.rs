@@ -19,6 +19,7 @@ pub mod audit;
 pub mod directories;
 mod error;
 pub mod groups;
+pub mod identifier_keys;
 pub mod mappings;
 pub mod migrations;
 pub mod orgs;
@@ -191,7 +192,16 @@ impl Store {
 
     /// Apply pending migrations; returns the names applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        migrations::run_pending(&mut self.conn()?.conn)
+        let mut conn = self.conn()?;
+        let applied = migrations::run_pending(&mut conn.conn)?;
+        if let Some(done) = identifier_keys::recompute_if_needed(&mut conn.conn, now())? {
+            tracing::info!(
+                changed = done.changed,
+                collisions = done.collisions,
+                "recomputed the comparison keys of userNames and emails"
+            );
+        }
+        Ok(applied)
     }
 
     /// Run `f` on a pooled connection on a blocking thread (reads).

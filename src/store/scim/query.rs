@@ -253,7 +253,7 @@ fn user_compare(path: &AttrPath, op: CompareOp, value: &CompValue, directory: &D
                 users::user_name_lower,
                 sql::<Bool>("1 = 1"),
                 op,
-                crate::domain::names::canonical_lower(&text_value(path, value)?)
+                crate::domain::names::comparison_key(&text_value(path, value)?)
             ),
             UserColumn::ExternalId => compare_text!(
                 users::external_id.assume_not_null(),
@@ -283,7 +283,7 @@ fn user_compare(path: &AttrPath, op: CompareOp, value: &CompValue, directory: &D
                 users::email_lower.assume_not_null(),
                 users::email_lower.is_not_null(),
                 op,
-                text_value(path, value)?.to_lowercase()
+                crate::domain::names::comparison_key(&text_value(path, value)?)
             ),
             UserColumn::Active => {
                 let b = match value {
