@@ -336,6 +336,33 @@ pub fn canonical_lower(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// Names of people (given, family, display) and client identifiers
+/// (`externalId`) set through the admin API.
+pub const PERSON_NAME_MAX_CHARS: usize = 256;
+/// Descriptions of roles and permission sets.
+pub const DESCRIPTION_MAX_CHARS: usize = 1000;
+
+/// Free text a person reads: at most `max` characters, and no control
+/// characters other than line breaks and tabs.
+pub fn check_free_text(field: &'static str, raw: &str, max: usize) -> Result<(), ValidationError> {
+    if raw.len() > max && raw.chars().count() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if raw
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
 /// At most the first 64 characters of client input, for error messages:
 /// an error never echoes a whole hostile payload.
 pub fn excerpt(s: &str) -> String {
@@ -450,6 +477,18 @@ mod tests {
             let e = UserName::parse(bad).unwrap_err();
             assert!(e.message.contains(cp), "{bad}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn free_text_is_limited() {
+        assert!(check_free_text("description", &"é".repeat(1000), 1000).is_ok());
+        let e = check_free_text("description", &"é".repeat(1001), 1000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "description: must be at most 1000 characters"
+        );
+        assert!(check_free_text("description", "two\nlines", 1000).is_ok());
+        assert!(check_free_text("description", "bell\u{7}", 1000).is_err());
     }
 
     #[test]

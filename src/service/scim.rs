@@ -194,7 +194,10 @@ fn user_write(
     {
         if let Some(role) = ext.get("role").and_then(Value::as_str) {
             let r = s.op.role(role).map_err(|_| {
-                ScimApiError::invalid_value(format!("role `{role}` does not exist"))
+                ScimApiError::invalid_value(format!(
+                    "role `{}` does not exist",
+                    crate::domain::names::excerpt(role)
+                ))
             })?;
             if r.binds_at != authz::ScopeKind::Org {
                 return Err(ScimApiError::invalid_value(format!(
@@ -210,7 +213,10 @@ fn user_write(
                 .collect();
             for n in &names {
                 s.op.workspace(n).map_err(|_| {
-                    ScimApiError::invalid_value(format!("workspace `{n}` does not exist"))
+                    ScimApiError::invalid_value(format!(
+                        "workspace `{}` does not exist",
+                        crate::domain::names::excerpt(n)
+                    ))
                 })?;
             }
             let home = ext
@@ -839,13 +845,17 @@ fn resolve_members(
         .collect();
     if !unknown.is_empty() {
         return Err(ScimApiError::invalid_value(format!(
-            "members: no user of this directory has id {}",
+            "members: no user of this directory has id {}{}",
             unknown
                 .iter()
                 .take(10)
-                .map(|u| format!("`{u}`"))
+                .map(|u| format!("`{}`", crate::domain::names::excerpt(u)))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            match unknown.len() {
+                n if n > 10 => format!(" (and {} more)", n - 10),
+                _ => String::new(),
+            }
         )));
     }
     Ok(wanted

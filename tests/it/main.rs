@@ -8,5 +8,6 @@ mod api_authz;
 mod api_foundation;
 mod api_scim;
 mod cli;
+mod input_hardening;
 mod scim_replay;
 mod store_conformance;
