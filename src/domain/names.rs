@@ -208,7 +208,7 @@ impl Email {
             return Err(invalid("the part before `@` has a misplaced dot"));
         }
         let domain = domain.to_lowercase();
-        check_domain(&domain).map_err(|why| invalid(why))?;
+        check_domain(&domain).map_err(invalid)?;
         let value = format!("{local}@{domain}");
         Ok(Email {
             lower: comparison_key(&value),
