@@ -581,6 +581,11 @@ impl Engine<'_> {
             )));
         };
         for (name, v) in fields {
+            // Maintained by the server; some clients repeat them inside the
+            // extension's object.
+            if name.eq_ignore_ascii_case("schemas") || name.eq_ignore_ascii_case("meta") {
+                continue;
+            }
             let path = PatchPath::parse(&format!("{}:{name}", schema.id))?;
             self.at_path(doc, kind, &path, Some(v), pathless)?;
         }

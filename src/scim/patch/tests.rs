@@ -800,6 +800,19 @@ fn a_path_no_schema_defines_is_invalid_unless_the_attribute_was_kept() {
         &USER,
     );
     assert_eq!(u["favouriteColour"], "red");
+    // `schemas` repeated inside an extension's object is ignored.
+    ok(
+        &mut u,
+        &body(
+            json!([{"op": "replace", "path": urn::ENTERPRISE_USER, "value": {
+                "schemas": [urn::ENTERPRISE_USER],
+                "costCenter": "4130"
+            }}]),
+        ),
+        &USER,
+    );
+    assert_eq!(u[urn::ENTERPRISE_USER]["costCenter"], "4130");
+    assert!(u[urn::ENTERPRISE_USER].get("schemas").is_none());
     // Removing what is not there stays a no-op.
     ok(
         &mut u,
