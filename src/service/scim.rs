@@ -243,6 +243,7 @@ fn user_write(
         .into_iter()
         .flatten()
         .filter_map(|e| e.get("value").and_then(Value::as_str))
+        .filter(|v| !v.is_empty())
     {
         Email::parse(value)
             .map_err(|e| ScimApiError::invalid_value(format!("emails: {}", e.message)))?;

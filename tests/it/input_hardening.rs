@@ -186,6 +186,37 @@ async fn multi_valued_attributes_are_capped_and_cheap(backend: Backend) {
         described("emails")
     );
     assert!(described("displayName").contains("At most 256 characters"));
+    // The store writes any number of indexed values, in chunks under
+    // SQLite's limit on bound variables (7 a row; 6,000 rows = 42,000).
+    let directory = d.base.rsplit('/').next().unwrap().to_owned();
+    let values: Vec<rollcall::scim::index::IndexedValue> = (0..6_000)
+        .map(|i| rollcall::scim::index::IndexedValue {
+            attr: "emails".to_owned(),
+            value_type: Some("work".to_owned()),
+            value: format!("bulk{i}@example.com"),
+            primary: false,
+        })
+        .collect();
+    let stored = app
+        .db
+        .store()
+        .write_blocking(|c| -> Result<i64, rollcall::store::StoreError> {
+            let user = rollcall::domain::UserId::from_trusted(id.clone());
+            let dir = rollcall::domain::DirectoryId::from_trusted(directory);
+            rollcall::store::scim::put_values(c, &user, &dir, &[], &values)?;
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            Ok(diesel::sql_query(format!(
+                "SELECT count(*) AS n FROM scim_values WHERE resource_id = '{id}' AND value LIKE 'bulk%'"
+            ))
+            .get_result::<Count>(c)?
+            .n)
+        })
+        .unwrap();
+    assert_eq!(stored, 6_000);
 }
 
 // ------------------------------------------------------------------ item 11
@@ -320,6 +351,15 @@ async fn collisions_from_before_the_key_are_audited_and_refused(backend: Backend
                  scim = replace(scim, 'zoë@acme.com', 'zoe\u{308}@acme.com') WHERE id = '{plain}'"
             ))
             .execute(c)?;
+            // Two addresses that differ only by fullwidth letters.
+            diesel::sql_query(format!(
+                "UPDATE users SET email = 'erin@acme.com', email_lower = 'erin@acme.com' WHERE id = '{plain}'"
+            ))
+            .execute(c)?;
+            diesel::sql_query(format!(
+                "UPDATE users SET email = 'ＥＲＩＮ@acme.com', email_lower = 'ｅｒｉｎ@acme.com' WHERE id = '{dave}'"
+            ))
+            .execute(c)?;
             diesel::sql_query("UPDATE identifier_key_state SET version = 0").execute(c)?;
             Ok(())
         })
@@ -333,7 +373,17 @@ async fn collisions_from_before_the_key_are_audited_and_refused(backend: Backend
         )
         .await;
     let items = r.body["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{}", r.text);
+    assert_eq!(items.len(), 2, "{}", r.text);
+    let by_field = |f: &str| {
+        items
+            .iter()
+            .find(|e| e["after"]["field"] == f)
+            .unwrap_or_else(|| panic!("no {f} collision: {}", r.text))
+            .clone()
+    };
+    let email = by_field("email");
+    assert_eq!(email["after"]["comparison_key"], "erin@acme.com");
+    let items = [by_field("userName")];
     let ids: Vec<&str> = items[0]["after"]["users"]
         .as_array()
         .unwrap()
@@ -350,7 +400,7 @@ async fn collisions_from_before_the_key_are_audited_and_refused(backend: Backend
             &key,
         )
         .await;
-    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
     // The non-colliding decomposed name got its new key: found by either spelling.
     let r = d
         .call(
@@ -379,6 +429,16 @@ async fn collisions_from_before_the_key_are_audited_and_refused(backend: Backend
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    // The email collision holds the other user too (the admin API keeps emails).
+    let r = app
+        .patch(
+            &format!("/api/v1/orgs/acme/users/{plain}"),
+            &key,
+            json!({"display_name": "Zoë"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.text.contains("email"), "{}", r.text);
     // …until the twin is renamed; then both write again.
     let r = d
         .patch(
@@ -391,6 +451,16 @@ async fn collisions_from_before_the_key_are_audited_and_refused(backend: Backend
         .patch(
             &format!("/Users/{dave}"),
             json!([{"op": "replace", "path": "title", "value": "Engineer"}]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Dave's SCIM document has no emails, so that write dropped the
+    // look-alike address: the email collision is resolved as well.
+    let r = app
+        .patch(
+            &format!("/api/v1/orgs/acme/users/{plain}"),
+            &key,
+            json!({"display_name": "Zoë"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -662,4 +732,34 @@ fn logs_to_a_pipe_carry_no_colour_codes() {
     // A fresh database logs the key recomputation at info.
     assert!(stderr.contains("comparison keys"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+#[test]
+fn the_cli_applies_the_same_identifier_rules() {
+    let db = TestDb::sqlite();
+    let run = |args: &[&str]| rollcall(&db.url, args, "warn");
+    assert!(run(&["org", "create", "acme"]).status.success());
+    let out = run(&[
+        "user",
+        "create",
+        "--org",
+        "acme",
+        "--email",
+        "dave@acme.com",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (email, why) in [
+        ("ＤＡＶＥ@acme.com", "already exists"),
+        ("a@b.com,c@d.com", "not an email address"),
+        ("eve\u{200B}@acme.com", "U+200B"),
+    ] {
+        let out = run(&["user", "create", "--org", "acme", "--email", email]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{email} was accepted");
+        assert!(stderr.contains(why), "{email}: {stderr}");
+    }
 }
