@@ -813,11 +813,12 @@ fn current_value<'d>(doc: &'d Map<String, Value>, target: &Target<'_>) -> Option
     }
 }
 
-/// An explicit `path` must name an attribute of a schema (RFC 7644
-/// §3.5.2: "invalidPath" when "the path attribute … did not map to a valid
-/// attribute"). Attributes of no schema that a POST kept can still be
-/// written by path, and so can the attributes of an extension the gateway
-/// keeps without modelling.
+/// An explicit `path` of an `add` or `replace` must name an attribute of a
+/// schema, else `invalidPath` (RFC 7644 §3.12, Table 9: the path was
+/// invalid). Storing the value anyway would let any client grow a resource
+/// with made-up attributes through PATCH. Attributes of no schema that a
+/// POST kept can still be written by path, and so can the attributes of an
+/// extension the gateway keeps without modelling.
 fn undefined_path(doc: &Map<String, Value>, target: &Target<'_>) -> Result<(), ScimError> {
     let unmodelled_extension = target.container.is_some() && !target.container_known;
     if unmodelled_extension {
