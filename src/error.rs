@@ -32,6 +32,9 @@ pub enum AppError {
     PreconditionFailed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body is not in a media type the endpoint reads (RFC 9110 §15.5.16).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -66,6 +69,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::PreconditionFailed(_) => "precondition_failed",
             AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -174,6 +178,7 @@ impl ResponseError for AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -212,20 +217,31 @@ pub fn json_error_handler(
         E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => {
             AppError::PayloadTooLarge(format!("the request body exceeds {limit} bytes"))
         }
-        E::ContentType => AppError::BadRequest {
-            code: "unsupported_media_type",
-            message: "send the body as application/json".to_owned(),
-        },
+        E::ContentType => {
+            AppError::UnsupportedMediaType("send the body as application/json".to_owned())
+        }
+        // serde's messages quote the offending value: keep them short.
         E::Deserialize(e) => AppError::BadRequest {
             code: "invalid_json",
-            message: format!("the request body is not valid: {e}"),
+            message: format!("the request body is not valid: {}", clip(&e.to_string())),
         },
         other => AppError::BadRequest {
             code: "invalid_json",
-            message: format!("the request body could not be read: {other}"),
+            message: format!(
+                "the request body could not be read: {}",
+                clip(&other.to_string())
+            ),
         },
     };
     app.into()
+}
+
+/// At most 300 characters of a message built from client input.
+fn clip(message: &str) -> String {
+    match message.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message.to_owned(),
+    }
 }
 
 pub fn query_error_handler(
@@ -283,6 +299,11 @@ mod tests {
                 AppError::PayloadTooLarge("x".into()),
                 413,
                 "payload_too_large",
+            ),
+            (
+                AppError::UnsupportedMediaType("x".into()),
+                415,
+                "unsupported_media_type",
             ),
             (AppError::Unavailable("x".into()), 503, "unavailable"),
             (AppError::Internal("secret detail".into()), 500, "internal"),
@@ -502,6 +523,7 @@ impl From<AppError> for ScimApiError {
             AppError::NotFound(m) => ScimApiError::NotFound(m),
             AppError::PreconditionFailed(m) => ScimApiError::PreconditionFailed(m),
             AppError::PayloadTooLarge(m) => ScimApiError::PayloadTooLarge(m),
+            AppError::UnsupportedMediaType(m) => ScimApiError::UnsupportedMediaType(m),
             AppError::Unavailable(m) => ScimApiError::Unavailable(m),
             AppError::Internal(m) => ScimApiError::Internal(m),
         }

@@ -369,7 +369,55 @@ fn open(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 fn ctx() -> Ctx {
-    Ctx::new(Actor::cli(), None)
+    Ctx::new(Actor::cli_as(&os_user()), None)
+}
+
+/// The operating-system user running this command, for audit events: the
+/// name of the process's real uid (from the password database), else
+/// `$USER` / `$LOGNAME`, else `uid:N`. The uid is read from the process
+/// itself first, so `sudo -u` or an unset `$USER` (cron, containers,
+/// systemd units) still names the right account.
+fn os_user() -> String {
+    let uid = process_uid();
+    if let Some(uid) = uid
+        && let Some(name) = passwd_name(uid)
+    {
+        return name;
+    }
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(name) = std::env::var(var)
+            && !name.trim().is_empty()
+        {
+            return name;
+        }
+    }
+    match uid {
+        Some(uid) => format!("uid:{uid}"),
+        None => "unknown".to_owned(),
+    }
+}
+
+#[cfg(unix)]
+fn process_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self is owned by the process's effective uid on Linux.
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+#[cfg(not(unix))]
+fn process_uid() -> Option<u32> {
+    None
+}
+
+/// The login name of `uid` in /etc/passwd (`name:x:uid:gid:…`).
+fn passwd_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse::<u32>().ok()? == uid && !name.is_empty()).then(|| name.to_owned())
+    })
 }
 
 /// The CLI acts as the operator of the host: unrestricted.

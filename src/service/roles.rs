@@ -71,6 +71,11 @@ fn apply(records: &PolicyRecords, role: &mut Role, input: &RoleInput) -> Result<
         role.name = crate::domain::Label::parse("name", n)?.into_string();
     }
     if let Some(d) = &input.description {
+        crate::domain::names::check_free_text(
+            "description",
+            d.trim(),
+            crate::domain::names::DESCRIPTION_MAX_CHARS,
+        )?;
         role.description = d.trim().to_owned();
     }
     if let Some(b) = &input.binds_at {
@@ -358,6 +363,11 @@ fn fill_set(set: &mut PermissionSet, input: &SetInput) -> Result<(), AppError> {
         set.name = crate::domain::Label::parse("name", n)?.into_string();
     }
     if let Some(d) = &input.description {
+        crate::domain::names::check_free_text(
+            "description",
+            d.trim(),
+            crate::domain::names::DESCRIPTION_MAX_CHARS,
+        )?;
         set.description = d.trim().to_owned();
     }
     if let Some(a) = &input.application {

@@ -195,7 +195,10 @@ fn user_write(
     {
         if let Some(role) = ext.get("role").and_then(Value::as_str) {
             let r = s.op.role(role).map_err(|_| {
-                ScimApiError::invalid_value(format!("role `{role}` does not exist"))
+                ScimApiError::invalid_value(format!(
+                    "role `{}` does not exist",
+                    crate::domain::names::excerpt(role)
+                ))
             })?;
             if r.binds_at != authz::ScopeKind::Org {
                 return Err(ScimApiError::invalid_value(format!(
@@ -211,7 +214,10 @@ fn user_write(
                 .collect();
             for n in &names {
                 s.op.workspace(n).map_err(|_| {
-                    ScimApiError::invalid_value(format!("workspace `{n}` does not exist"))
+                    ScimApiError::invalid_value(format!(
+                        "workspace `{}` does not exist",
+                        crate::domain::names::excerpt(n)
+                    ))
                 })?;
             }
             let home = ext
@@ -230,6 +236,19 @@ fn user_write(
             .unwrap_or_default(),
     )
     .map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
+    // Every address is validated, not only the one stored as the email: a
+    // secondary value such as `a@b.com,c@d.com` is as hostile as a primary.
+    for value in doc
+        .get("emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("value").and_then(Value::as_str))
+        .filter(|v| !v.is_empty())
+    {
+        Email::parse(value)
+            .map_err(|e| ScimApiError::invalid_value(format!("emails: {}", e.message)))?;
+    }
     let email = primary_email(&doc)
         .map(|e| Email::parse(&e))
         .transpose()
@@ -241,7 +260,8 @@ fn user_write(
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
             return Err(ScimApiError::invalid_value(format!(
-                "externalId must be a string, not {other}"
+                "externalId must be a string, not {}",
+                crate::domain::names::excerpt(&other.to_string())
             )));
         }
     };
@@ -944,13 +964,17 @@ fn resolve_members(
         .collect();
     if !unknown.is_empty() {
         return Err(ScimApiError::invalid_value(format!(
-            "members: no user of this directory has id {}",
+            "members: no user of this directory has id {}{}",
             unknown
                 .iter()
                 .take(10)
-                .map(|u| format!("`{u}`"))
+                .map(|u| format!("`{}`", crate::domain::names::excerpt(u)))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            match unknown.len() {
+                n if n > 10 => format!(" (and {} more)", n - 10),
+                _ => String::new(),
+            }
         )));
     }
     Ok(wanted
@@ -971,7 +995,8 @@ fn group_fields(doc: &Value) -> Result<GroupFields, ScimApiError> {
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
             return Err(ScimApiError::invalid_value(format!(
-                "externalId must be a string, not {other}"
+                "externalId must be a string, not {}",
+                crate::domain::names::excerpt(&other.to_string())
             )));
         }
     };

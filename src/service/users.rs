@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use crate::domain::authz::{
     self, BindingScope, BindingSource, ScopeKind, WorkspaceAccess, WorkspaceList, gate,
 };
+use crate::domain::names;
 use crate::domain::{Email, UserId, UserName, UserSource, UserStatus};
 use crate::error::AppError;
 use crate::service::Acting;
@@ -88,6 +89,16 @@ pub struct NewUser {
     pub workspaces: Option<Vec<String>>,
 }
 
+/// The free-text fields of a user are names: [`names::PERSON_NAME_MAX_CHARS`] each.
+fn check_names(fields: &[(&'static str, Option<&String>)]) -> Result<(), AppError> {
+    for (field, value) in fields {
+        if let Some(v) = value {
+            names::check_free_text(field, v.trim(), names::PERSON_NAME_MAX_CHARS)?;
+        }
+    }
+    Ok(())
+}
+
 fn clean(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
@@ -164,6 +175,12 @@ pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result
             return Err(AppError::bad_request("a user needs a userName or an email"));
         }
     };
+    check_names(&[
+        ("given_name", input.given_name.as_ref()),
+        ("family_name", input.family_name.as_ref()),
+        ("display_name", input.display_name.as_ref()),
+        ("external_id", input.external_id.as_ref()),
+    ])?;
     let mut fields = UserFields {
         user_name,
         email,
@@ -368,6 +385,11 @@ pub fn update_profile(
         .map(UserName::parse)
         .transpose()?;
     let email = changes.email.as_deref().map(Email::parse).transpose()?;
+    check_names(&[
+        ("given_name", changes.given_name.as_ref()),
+        ("family_name", changes.family_name.as_ref()),
+        ("display_name", changes.display_name.as_ref()),
+    ])?;
     modify(conn, ctx, org, id, if_match, "user.updated", |_, f| {
         if let Some(n) = &user_name {
             f.user_name = n.clone();

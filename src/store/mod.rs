@@ -19,6 +19,7 @@ pub mod audit;
 pub mod directories;
 mod error;
 pub mod groups;
+pub mod identifier_keys;
 pub mod mappings;
 pub mod migrations;
 pub mod orgs;
@@ -196,6 +197,13 @@ impl Store {
         // Stored foldings SQL cannot compute (see the migration
         // `…_scim_folded_names`): filled here so both backends get them.
         scim::refold_user_names(&mut conn.conn)?;
+        if let Some(done) = identifier_keys::recompute_if_needed(&mut conn.conn, now())? {
+            tracing::info!(
+                changed = done.changed,
+                collisions = done.collisions,
+                "recomputed the comparison keys of userNames and emails"
+            );
+        }
         Ok(applied)
     }
 

@@ -332,3 +332,19 @@ diesel::table! {
 }
 
 diesel::joinable!(scim_tokens -> scim_directories (directory_id));
+
+diesel::table! {
+    identifier_key_state (id) {
+        id -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_key_collisions (user_id, field) {
+        user_id -> Text,
+        org_id -> Text,
+        field -> Text,
+        comparison_key -> Text,
+    }
+}

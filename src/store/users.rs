@@ -1,7 +1,8 @@
 //! Users: the canonical record of a person in an org (SPEC §1).
 //!
-//! Case-insensitive uniqueness of `userName` and email is enforced by partial
-//! unique indexes on the canonical lower-case columns, ignoring deprovisioned
+//! Uniqueness of `userName` and email is enforced by partial unique indexes
+//! on their comparison keys (`user_name_lower`, `email_lower`: NFKC, case
+//! folded, see `domain::names::comparison_key`), ignoring deprovisioned
 //! users. Every update is checked against the `version` column in its WHERE
 //! clause, so two writers racing on one user end with one success and one
 //! [`StoreError::VersionConflict`] — never a lost write.
@@ -133,13 +134,8 @@ impl UserFields {
     /// The current state of `user`, to be modified and written back.
     pub fn of(user: &User) -> Result<UserFields, StoreError> {
         Ok(UserFields {
-            user_name: UserName::parse(&user.user_name).map_err(StoreError::corrupt)?,
-            email: user
-                .email
-                .as_deref()
-                .map(Email::parse)
-                .transpose()
-                .map_err(StoreError::corrupt)?,
+            user_name: UserName::from_stored(&user.user_name),
+            email: user.email.as_deref().map(Email::from_stored),
             given_name: user.given_name.clone(),
             family_name: user.family_name.clone(),
             display_name: user.display_name.clone(),
@@ -240,6 +236,15 @@ pub fn update(
     f: &UserFields,
     now: NaiveDateTime,
 ) -> Result<User, StoreError> {
+    // Users whose identifiers collided when the comparison key changed
+    // stay refused until the collision is resolved (see identifier_keys).
+    let keys = (f.status != UserStatus::Deprovisioned).then(|| {
+        (
+            f.user_name.canonical(),
+            f.email.as_ref().map(Email::canonical),
+        )
+    });
+    super::identifier_keys::check_write(conn, user.id.as_str(), keys)?;
     let deprovisioned_at = match (f.status, user.deprovisioned_at) {
         (UserStatus::Deprovisioned, Some(at)) => Some(at),
         (UserStatus::Deprovisioned, None) => Some(now),
@@ -348,7 +353,7 @@ pub fn list(conn: &mut DbConnection, org: &OrgId, q: &UserQuery) -> Result<Vec<U
     if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!(
             "%{}%",
-            like_escape(&crate::domain::names::canonical_lower(search))
+            like_escape(&crate::domain::names::comparison_key(search))
         );
         query = query.filter(
             users::user_name_lower
@@ -495,7 +500,7 @@ pub fn insert_scim_user_pg(
         Some((b, r, s)) => (Some(b), Some(r), Some(s)),
         None => (None, None, None),
     };
-    let lower = |s: &Option<String>| s.as_deref().map(crate::domain::names::canonical_lower);
+    let lower = |s: &Option<String>| s.as_deref().map(crate::domain::names::comparison_key);
     let inserted: Inserted = diesel::sql_query(
         "WITH u AS ( \
            INSERT INTO users (id, org_id, user_name, user_name_lower, email, email_lower, given_name, family_name, \
@@ -522,7 +527,7 @@ pub fn insert_scim_user_pg(
     .bind::<Text, _>(user.id.as_str())
     .bind::<Text, _>(user.org_id.as_str())
     .bind::<Text, _>(&user.user_name)
-    .bind::<Text, _>(crate::domain::names::canonical_lower(&user.user_name))
+    .bind::<Text, _>(crate::domain::names::comparison_key(&user.user_name))
     .bind::<Nullable<Text>, _>(user.email.as_deref())
     .bind::<Nullable<Text>, _>(lower(&user.email))
     .bind::<Nullable<Text>, _>(user.given_name.as_deref())

@@ -9,6 +9,7 @@ mod api_escalation;
 mod api_foundation;
 mod api_scim;
 mod cli;
+mod input_hardening;
 mod races;
 mod scim_cursor;
 mod scim_listing;

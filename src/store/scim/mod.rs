@@ -213,6 +213,9 @@ pub fn put_values(
     insert_values(conn, user, directory, after)
 }
 
+/// Rows of `scim_values` written by one INSERT.
+const VALUE_ROWS_PER_INSERT: usize = 1000;
+
 pub fn insert_values(
     conn: &mut DbConnection,
     user: &UserId,
@@ -236,9 +239,13 @@ pub fn insert_values(
             )
         })
         .collect();
-    crate::on_backend!(conn, |c| diesel::insert_into(scim_values::table)
-        .values(&rows)
-        .execute(c))?;
+    // Seven bound values a row: chunks stay far below SQLite's limit on
+    // variables in one statement (32,766), whatever the number of values.
+    for chunk in rows.chunks(VALUE_ROWS_PER_INSERT) {
+        crate::on_backend!(conn, |c| diesel::insert_into(scim_values::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     Ok(())
 }
 

@@ -278,7 +278,7 @@ fn user_compare(path: &AttrPath, op: CompareOp, value: &CompValue, directory: &D
                 folded users::user_name_lower,
                 sql::<Bool>("1 = 1"),
                 op,
-                canonical_lower(&text_value(path, value)?)
+                crate::domain::names::comparison_key(&text_value(path, value)?)
             ),
             UserColumn::ExternalId => compare_text!(
                 exact users::external_id.assume_not_null(),
@@ -308,7 +308,7 @@ fn user_compare(path: &AttrPath, op: CompareOp, value: &CompValue, directory: &D
                 folded users::email_lower.assume_not_null(),
                 users::email_lower.is_not_null(),
                 op,
-                canonical_lower(&text_value(path, value)?)
+                crate::domain::names::comparison_key(&text_value(path, value)?)
             ),
             UserColumn::Active => {
                 let b = match value {
