@@ -799,7 +799,7 @@ fn save_user(
     Ok(render_user(s, &user, &groups))
 }
 
-/// `PUT /Users/{id}`: full replace (attributes not sent are cleared).
+/// One attempt of [`replace_user`] (see [`retrying`]).
 fn replace_user_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
@@ -823,7 +823,7 @@ fn replace_user_once(
     save_user(conn, s, &before, w, "user.replaced")
 }
 
-/// `PATCH /Users/{id}` (RFC 7644 §3.5.2, with the Okta and Entra dialects).
+/// One attempt of [`patch_user`] (see [`retrying`]).
 fn patch_user_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
@@ -849,7 +849,7 @@ fn patch_user_once(
     save_user(conn, s, &before, w, "user.updated")
 }
 
-/// `DELETE /Users/{id}`: deprovision (soft; later GETs are 404, audit stays).
+/// One attempt of [`delete_user`] (see [`retrying`]).
 fn delete_user_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
@@ -1201,7 +1201,7 @@ fn save_group(
     Ok(group)
 }
 
-/// `PUT /Groups/{id}`: full replace, including `members` when sent.
+/// One attempt of [`replace_group`] (see [`retrying`]).
 fn replace_group_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
@@ -1224,8 +1224,7 @@ fn replace_group_once(
     Ok(render_group(s, &group, Some(&members)))
 }
 
-/// `PATCH /Groups/{id}`: attribute changes and membership edits; members
-/// are changed row by row and the member list is neither rebuilt nor returned.
+/// One attempt of [`patch_group`] (see [`retrying`]).
 fn patch_group_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
@@ -1250,6 +1249,7 @@ fn patch_group_once(
     Ok(render_group(s, &group, None))
 }
 
+/// One attempt of [`delete_group`] (see [`retrying`]).
 fn delete_group_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
