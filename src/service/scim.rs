@@ -489,9 +489,10 @@ fn check_directory_rules(
                 .map_err(|m| refused(false, m))?;
         }
     }
-    if let Some((list, _)) = &w.workspaces {
+    if let Some((list, home)) = &w.workspaces {
         let ids: Vec<authz::WorkspaceId> = list
             .iter()
+            .chain(home.iter())
             .filter_map(|n| s.op.workspace(n).ok())
             .map(|x| authz::WorkspaceId::new(x.id.as_str()))
             .collect();
