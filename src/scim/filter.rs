@@ -55,8 +55,8 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Number, Value};
 
+use super::json::{get_ci, parse_bool_text};
 use super::schema::{AttrPath, AttrType, AttributeDef, ResourceTypeDef};
-use super::value::get_ci;
 use crate::domain::names::canonical_lower;
 
 /// Longest filter accepted, in bytes.
@@ -198,17 +198,6 @@ impl fmt::Display for CompValue {
             CompValue::Bool(b) => write!(f, "{b}"),
             CompValue::Null => f.write_str("null"),
         }
-    }
-}
-
-/// `"True"`/`"false"` as a boolean, as Entra sends them.
-pub(crate) fn parse_bool_text(s: &str) -> Option<bool> {
-    if s.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
     }
 }
 

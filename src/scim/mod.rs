@@ -26,6 +26,7 @@ pub mod cursor;
 pub mod error;
 pub mod filter;
 pub mod index;
+mod json;
 pub mod patch;
 pub mod resource;
 pub mod schema;

@@ -20,23 +20,12 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::parse_bool_text;
+use super::json::parse_bool_text;
 use super::schema::{
     AttrType, AttributeDef, MAX_UNKNOWN_BYTES, Mutability, ResourceTypeDef, SchemaDef,
 };
 
-/// The member `key` of an object: exact spelling first, then any casing.
-pub(crate) fn get_ci<'a>(node: &'a Value, key: &str) -> Option<&'a Value> {
-    node.as_object().and_then(|map| map_get_ci(map, key))
-}
-
-pub(crate) fn map_get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
+pub(crate) use super::json::{get_ci, map_get_ci};
 
 /// The spelling under which `key` is stored, if it is (any casing).
 pub(crate) fn key_ci(map: &Map<String, Value>, key: &str) -> Option<String> {

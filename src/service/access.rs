@@ -89,30 +89,6 @@ fn live_user(conn: &mut DbConnection, org: &Org, key: &str) -> Result<User, AppE
     Ok(user)
 }
 
-/// A user an admin operation is about to change, with the rule that a
-/// write affecting an owner needs the owner's own rights (SPEC §2: nobody
-/// gains what they could not grant; an owner's account is the owner's
-/// rights).
-pub fn guard_target(conn: &mut DbConnection, a: &Acting<'_>, user: &User) -> Result<(), AppError> {
-    if owners::is_owner(conn, &user.id)? && !a.authority.is_user(&user.id) {
-        act_for(conn, a, user)?;
-    }
-    Ok(())
-}
-
-/// Require that whoever acts may act for `user` — able to grant every right
-/// the user holds (personal keys for others, identity changes).
-pub fn act_for(conn: &mut DbConnection, a: &Acting<'_>, user: &User) -> Result<(), AppError> {
-    if matches!(a.authority, crate::service::authz::Authority::Operator)
-        || a.authority.is_user(&user.id)
-    {
-        return Ok(());
-    }
-    let subject = rows::subject(conn, &a.org.id, &user.id)?;
-    a.authority
-        .may_act_for(&a.op.policy, &subject, user.user_name.as_str())
-}
-
 /// Overrides shape one's own rights: nobody adds or removes their own.
 fn not_self(a: &Acting<'_>, user: &User) -> Result<(), AppError> {
     if a.authority.is_user(&user.id) {
@@ -179,7 +155,7 @@ pub fn set_org_role(
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
     let role = org_role(op, role_key)?;
-    guard_target(conn, a, &user)?;
+    owners::guard_target(conn, a, &user)?;
     let current = rows::org_binding(conn, &user.id)?;
     check_managed_by_idp(conn, org, current.as_ref())?;
     authority.may_grant_role(&op.policy, &role.id, &BindingScope::Org)?;
@@ -228,7 +204,7 @@ pub fn set_workspaces(
     a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op) = (a.ctx, a.org, a.op);
     let user = live_user(conn, org, user_key)?;
-    guard_target(conn, a, &user)?;
+    owners::guard_target(conn, a, &user)?;
     let before = rows::workspace_access(conn, &user.id)?;
     let list = match list {
         None => WorkspaceList::All,
@@ -279,7 +255,7 @@ pub fn add_binding(
     a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
-    guard_target(conn, a, &user)?;
+    owners::guard_target(conn, a, &user)?;
     let role = op.role(role_key)?;
     let scope = scope.resolve(op)?;
     let fits = matches!(
@@ -332,7 +308,7 @@ pub fn remove_binding(
     a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
-    guard_target(conn, a, &user)?;
+    owners::guard_target(conn, a, &user)?;
     let not_found = || AppError::not_found("binding", binding_id);
     let binding = rows::get_binding(conn, &org.id, binding_id).map_err(|e| match e {
         StoreError::NotFound => not_found(),
@@ -380,7 +356,7 @@ pub fn add_override(
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
     not_self(a, &user)?;
-    guard_target(conn, a, &user)?;
+    owners::guard_target(conn, a, &user)?;
     let permission: PermissionKey = op.permission(permission)?;
     let scope = scope.resolve(op)?;
     // Allow or deny, an override is bounded by the granter's own rights: a
@@ -420,7 +396,7 @@ pub fn remove_override(
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
     not_self(a, &user)?;
-    guard_target(conn, a, &user)?;
+    owners::guard_target(conn, a, &user)?;
     let removed = rows::delete_override(conn, &user.id, override_id).map_err(|e| match e {
         StoreError::NotFound => AppError::not_found("override", override_id),
         other => other.into(),
@@ -458,7 +434,7 @@ pub fn put_user_set(
         .ok_or_else(|| AppError::not_found("permission set", set_id))?;
     authority.may_edit_set(&op.policy, set)?;
     authority.may_grant_set(&op.policy, set)?;
-    guard_target(conn, a, &user)?;
+    owners::guard_target(conn, a, &user)?;
     rows::put_user_set(conn, &user.id, &SetId::new(set_id), attached)?;
     audit::insert(
         conn,

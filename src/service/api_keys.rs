@@ -136,7 +136,7 @@ pub fn create_in_org(
         }
         (_, Some(u)) => {
             let user = crate::service::users::find_by_id_or_name(conn, a.org, u)?;
-            crate::service::access::act_for(conn, a, &user)?;
+            crate::service::owners::act_for(conn, a, &user)?;
             Some(user)
         }
         (_, None) => None,
@@ -184,7 +184,7 @@ pub fn revoke_in_org(
     }
     if let Some(user) = &key.user_id {
         let user = crate::service::users::find(conn, a.org, user.as_str())?;
-        crate::service::access::guard_target(conn, a, &user)?;
+        crate::service::owners::guard_target(conn, a, &user)?;
     }
     if let Some(role) = key
         .role_key

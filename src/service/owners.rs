@@ -1,7 +1,9 @@
-//! The last-owner rule of SPEC §2 "Granting limits", in one place: the last
-//! active holder of an owner role can be neither demoted, suspended,
-//! deprovisioned nor denied an owner permission — by an admin, SCIM or the
-//! IdP alike.
+//! Owners and acting for others (SPEC §2 "Granting limits"), in one place:
+//! the last active holder of an owner role can be neither demoted,
+//! suspended, deprovisioned nor denied an owner permission — by an admin,
+//! SCIM or the IdP alike; a write that affects an owner needs the owner's
+//! own rights; acting for someone (a personal key for them, a change of
+//! their userName or email) needs the right to grant all they hold.
 //!
 //! The rule spans rows ("at least one active owner"), so under PostgreSQL's
 //! READ COMMITTED two transactions could each count two owners and each
@@ -15,6 +17,7 @@ use diesel::sql_types::Text;
 
 use crate::domain::UserId;
 use crate::error::AppError;
+use crate::service::Acting;
 use crate::store::access as rows;
 use crate::store::orgs::Org;
 use crate::store::users::User;
@@ -72,4 +75,28 @@ pub fn guard(conn: &mut DbConnection, org: &Org, user: &User) -> Result<(), AppE
         return Err(last_owner_error(user));
     }
     Ok(())
+}
+
+/// A user an admin operation is about to change, with the rule that a
+/// write affecting an owner needs the owner's own rights (SPEC §2: nobody
+/// gains what they could not grant; an owner's account is the owner's
+/// rights).
+pub fn guard_target(conn: &mut DbConnection, a: &Acting<'_>, user: &User) -> Result<(), AppError> {
+    if is_owner(conn, &user.id)? && !a.authority.is_user(&user.id) {
+        act_for(conn, a, user)?;
+    }
+    Ok(())
+}
+
+/// Require that whoever acts may act for `user` — able to grant every right
+/// the user holds (personal keys for others, identity changes).
+pub fn act_for(conn: &mut DbConnection, a: &Acting<'_>, user: &User) -> Result<(), AppError> {
+    if matches!(a.authority, crate::service::authz::Authority::Operator)
+        || a.authority.is_user(&user.id)
+    {
+        return Ok(());
+    }
+    let subject = rows::subject(conn, &a.org.id, &user.id)?;
+    a.authority
+        .may_act_for(&a.op.policy, &subject, user.user_name.as_str())
 }

@@ -375,9 +375,9 @@ pub fn update_profile(
     let (ctx, org) = (a.ctx, a.org);
     let target = find(conn, org, id)?;
     if changes.user_name.is_some() || changes.email.is_some() {
-        crate::service::access::act_for(conn, a, &target)?;
+        crate::service::owners::act_for(conn, a, &target)?;
     } else {
-        crate::service::access::guard_target(conn, a, &target)?;
+        crate::service::owners::guard_target(conn, a, &target)?;
     }
     let user_name = changes
         .user_name
@@ -431,7 +431,7 @@ pub fn set_status(
         }
     };
     let user = find(conn, org, id)?;
-    crate::service::access::guard_target(conn, a, &user)?;
+    crate::service::owners::guard_target(conn, a, &user)?;
     if target == UserStatus::Suspended {
         crate::service::owners::guard(conn, org, &user)?;
     }
