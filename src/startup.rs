@@ -4,23 +4,27 @@
 //! requests get `server.shutdown_timeout_secs` to finish).
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
 
-use crate::configuration::Settings;
+use crate::configuration::{DatabaseUrl, Settings};
 use crate::error::{self, AppError};
 use crate::routes;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::store::notify::{Listener, Subscriber};
 use crate::telemetry;
 
 pub struct Application {
     address: SocketAddr,
     server: Server,
     state: web::Data<AppState>,
+    /// PostgreSQL: this node's subscription to cache invalidations; it stops
+    /// with the server.
+    invalidations: Option<Listener>,
 }
 
 impl Application {
@@ -54,6 +58,14 @@ impl Application {
         let workers = settings.server.workers;
         let shutdown = settings.server.shutdown_timeout;
         let state = web::Data::new(AppState::new(store, Arc::new(settings)));
+        let invalidations = match &state.settings.database.url {
+            DatabaseUrl::Postgres(url) => {
+                let shared: Arc<AppState> = state.clone().into_inner();
+                let weak: Weak<dyn Subscriber> = Arc::downgrade(&shared) as Weak<dyn Subscriber>;
+                Some(Listener::spawn(url.clone(), weak, state.listening.clone())?)
+            }
+            DatabaseUrl::Sqlite(_) => None,
+        };
         let openapi = web::Data::new(routes::api::openapi());
         let app_state = state.clone();
         let mut server = actix_web::HttpServer::new(move || {
@@ -94,6 +106,7 @@ impl Application {
             address,
             server: server.run(),
             state,
+            invalidations,
         })
     }
 
@@ -111,6 +124,7 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let _invalidations = self.invalidations;
         self.server.await
     }
 }

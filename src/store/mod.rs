@@ -21,6 +21,7 @@ mod error;
 pub mod groups;
 pub mod mappings;
 pub mod migrations;
+pub mod notify;
 pub mod orgs;
 pub mod policy;
 pub mod schema;

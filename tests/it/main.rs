@@ -7,6 +7,8 @@ mod support;
 mod api_authz;
 mod api_foundation;
 mod api_scim;
+mod cache_invalidation;
 mod cli;
 mod scim_replay;
+mod shutdown;
 mod store_conformance;

@@ -9,7 +9,9 @@ use super::dto::{
     SetWorkspaces,
 };
 use crate::auth::access::OrgAccess;
+use crate::domain::authz;
 use crate::error::{AppError, ErrorBody};
+use crate::service::authz::check_error;
 use crate::service::access::{self, AccessView};
 use crate::state::AppState;
 
@@ -247,6 +249,17 @@ pub async fn get_access(
 
 const MAX_BATCH: usize = 1000;
 
+/// A check failed because the user's stored access names a role or set that
+/// this node's cached policy does not have yet (made elsewhere a moment ago,
+/// its notification still on the way): answer from a freshly loaded policy
+/// rather than with a 500.
+fn stale_policy(e: &authz::CheckError) -> bool {
+    matches!(
+        e,
+        authz::CheckError::UnknownRole { .. } | authz::CheckError::UnknownSet(_)
+    )
+}
+
 /// May this user do this here? One check, or `{"checks": [...]}` (≤ 1000).
 /// Answers carry the chain of reasons. Unknown permissions, workspaces or
 /// users are 4xx errors (per item in a batch).
@@ -268,11 +281,19 @@ pub async fn check(
             let input: access::CheckInput = item.into();
             let query = access::query_of(&access.policy, &input)?;
             let org = access.org.clone();
+            let user = input.user.clone();
             let subject = state
                 .store
-                .read(move |c| access::subject_of(c, &org, &input.user))
+                .read(move |c| access::subject_of(c, &org, &user))
                 .await?;
-            let d = access::decide(&access.policy, &subject, &query)?;
+            let d = match authz::check(&access.policy.policy, &subject, &query) {
+                Err(e) if stale_policy(&e) => {
+                    let (_, fresh) = state.reload_policy(&access.org.id).await?;
+                    let query = access::query_of(&fresh, &input)?;
+                    access::decide(&fresh, &subject, &query)?
+                }
+                other => other.map_err(check_error)?,
+            };
             Ok(HttpResponse::Ok().json(CheckAnswer {
                 allowed: d.allowed,
                 reasons: d.reasons,
@@ -301,17 +322,26 @@ pub async fn check(
                         .collect::<std::collections::HashMap<_, _>>())
                 })
                 .await?;
-            let results = inputs
+            let answer = |op: &crate::service::authz::OrgPolicy, input: &access::CheckInput| {
+                let q = access::query_of(op, input)?;
+                match &subjects[&input.user] {
+                    Ok(s) => Ok(authz::check(&op.policy, s, &q)),
+                    Err(e) => Err(AppError::NotFound(e.to_string())),
+                }
+            };
+            let mut answers: Vec<_> = inputs.iter().map(|i| answer(&access.policy, i)).collect();
+            if answers
                 .iter()
-                .map(|input| {
-                    let answer = access::query_of(&access.policy, input).and_then(|q| match &subjects[&input.user] {
-                        Ok(s) => access::decide(&access.policy, s, &q),
-                        Err(e) => Err(AppError::NotFound(e.to_string())),
-                    });
-                    match answer {
-                        Ok(d) => serde_json::json!({"allowed": d.allowed, "reasons": d.reasons}),
-                        Err(e) => serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}),
-                    }
+                .any(|a| matches!(a, Ok(Err(e)) if stale_policy(e)))
+            {
+                let (_, fresh) = state.reload_policy(&access.org.id).await?;
+                answers = inputs.iter().map(|i| answer(&fresh, i)).collect();
+            }
+            let results = answers
+                .into_iter()
+                .map(|a| match a.and_then(|d| d.map_err(check_error)) {
+                    Ok(d) => serde_json::json!({"allowed": d.allowed, "reasons": d.reasons}),
+                    Err(e) => serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}),
                 })
                 .collect();
             Ok(HttpResponse::Ok().json(BatchAnswer { results }))
