@@ -147,7 +147,11 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert!(loaded.elapsed() >= ttl, "expired early: {:?}", loaded.elapsed());
+        assert!(
+            loaded.elapsed() >= ttl,
+            "expired early: {:?}",
+            loaded.elapsed()
+        );
         assert!(hits > 10, "was not hit continuously ({hits} hits)");
         // A reload starts a new period; hits did not change that either.
         put(&c, 1, "b");

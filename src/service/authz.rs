@@ -3,12 +3,11 @@
 //! with, and the checks of SPEC §2 "Gateway permissions" and "Granting
 //! limits" expressed as 403 errors that carry the engine's reasons.
 
-
+use crate::domain::UserStatus;
 use crate::domain::authz::{
     self, Binding, BindingId, BindingScope, BindingSource, Decision, PermissionKey, PermissionSet,
     Policy, Principal, Query, RoleId, Subject, UserId as AzUserId, WorkspaceAccess,
 };
-use crate::domain::UserStatus;
 use crate::error::AppError;
 use crate::store::orgs::Org;
 use crate::store::workspaces::Workspace;

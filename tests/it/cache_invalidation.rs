@@ -71,7 +71,11 @@ enum Probe {
     /// An admin API read with a key: 200 before, 401 once revoked.
     Api { url: String, key: String },
     /// An authz check: allowed before, denied after the role changed.
-    Check { url: String, key: String, body: Value },
+    Check {
+        url: String,
+        key: String,
+        body: Value,
+    },
 }
 
 impl Probe {

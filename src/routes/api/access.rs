@@ -11,8 +11,8 @@ use super::dto::{
 use crate::auth::access::OrgAccess;
 use crate::domain::authz;
 use crate::error::{AppError, ErrorBody};
-use crate::service::authz::check_error;
 use crate::service::access::{self, AccessView};
+use crate::service::authz::check_error;
 use crate::state::AppState;
 
 type UserPath = web::Path<(String, String)>;
@@ -341,7 +341,9 @@ pub async fn check(
                 .into_iter()
                 .map(|a| match a.and_then(|d| d.map_err(check_error)) {
                     Ok(d) => serde_json::json!({"allowed": d.allowed, "reasons": d.reasons}),
-                    Err(e) => serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}),
+                    Err(e) => {
+                        serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}})
+                    }
                 })
                 .collect();
             Ok(HttpResponse::Ok().json(BatchAnswer { results }))
