@@ -72,6 +72,8 @@ pub trait Subscriber: Send + Sync + 'static {
 /// subscriber is gone).
 pub struct Listener {
     stop: Arc<AtomicBool>,
+    /// Disconnected when the thread has ended.
+    ended: std::sync::mpsc::Receiver<()>,
 }
 
 impl Listener {
@@ -83,16 +85,23 @@ impl Listener {
     ) -> std::io::Result<Listener> {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
+        let (ending, ended) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("rollcall-notify".into())
-            .spawn(move || run(&url, &subscriber, &s, &listening))?;
-        Ok(Listener { stop })
+            .spawn(move || {
+                let _ending = ending;
+                run(&url, &subscriber, &s, &listening);
+            })?;
+        Ok(Listener { stop, ended })
     }
 }
 
 impl Drop for Listener {
+    /// Waits (briefly) for the thread to close its connection: libpq in use
+    /// by a thread while the process exits crashes in its TLS teardown.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        let _ = self.ended.recv_timeout(Duration::from_secs(2));
     }
 }
 
