@@ -29,6 +29,9 @@ use secrecy::{ExposeSecret, SecretString};
 /// The channel the triggers notify.
 pub const CHANNEL: &str = "rollcall_invalidate";
 
+/// How the listening connection shows in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "rollcall-invalidation";
+
 const POLL: Duration = Duration::from_millis(50);
 const PING: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -148,8 +151,10 @@ fn run(url: &SecretString, sub: &Weak<dyn Subscriber>, stop: &AtomicBool, listen
 
 fn connect(url: &SecretString) -> Result<PgConnection, String> {
     let mut conn = PgConnection::establish(url.expose_secret()).map_err(|e| e.to_string())?;
-    conn.batch_execute(&format!("LISTEN {CHANNEL}"))
-        .map_err(|e| e.to_string())?;
+    conn.batch_execute(&format!(
+        "SET application_name = '{APPLICATION_NAME}'; LISTEN {CHANNEL}"
+    ))
+    .map_err(|e| e.to_string())?;
     Ok(conn)
 }
 

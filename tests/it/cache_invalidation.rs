@@ -359,6 +359,65 @@ async fn two_nodes_drop_revoked_credentials_and_stale_policies_within_a_second()
     eprintln!("node 2 saw each change after {took:?}");
 }
 
+/// The listening connections are killed, and while they cannot reconnect
+/// (the database refuses new connections for a moment) a key is revoked: its
+/// notification reaches nobody. The node must drop its caches when it gets
+/// back, and so refuse the key within a second although its TTL is five
+/// minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_lost_its_listening_connection_drops_its_caches() {
+    let ttl = [("auth.token_cache_secs", json!(300))];
+    let app = TestApp::spawn_with(Backend::Postgres, &ttl).await;
+    let node = Node::start(&app, &ttl).await;
+    node.wait_until_listening().await;
+    let key = app.org_with_key("acme");
+    let (id, k) = api_key(&app, &key, "probe").await;
+    let probe = Probe::Api {
+        url: format!("{}/api/v1/orgs/acme/workspaces", node.base),
+        key: k,
+    };
+    let url = app.db.url.clone();
+    let state = node.state.clone();
+    let took = flips_within(
+        probe,
+        Duration::from_millis(300),
+        Duration::from_secs(1),
+        async {
+            let mut conn = PgConnection::establish(&url).unwrap();
+            let mut admin = PgConnection::establish(&crate::support::db::admin_url()).unwrap();
+            let run = |c: &mut PgConnection, q: String| diesel::sql_query(q).execute(c).unwrap();
+            let database = url.rsplit('/').next().unwrap();
+            run(
+                &mut admin,
+                format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false"),
+            );
+            // Waits until the backends are gone (PostgreSQL 14+).
+            let killed = run(
+                &mut conn,
+                format!(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = '{}'",
+                    rollcall::store::notify::APPLICATION_NAME
+                ),
+            );
+            assert_eq!(killed, 2, "both nodes' listening connections");
+            run(
+                &mut conn,
+                format!("UPDATE api_keys SET revoked_at = now() WHERE id = '{id}'"),
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            assert!(!state.receives_invalidations(), "the node is cut off");
+            run(
+                &mut admin,
+                format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"),
+            );
+        },
+    )
+    .await;
+    node.wait_until_listening().await;
+    eprintln!("the lost revocation showed {took:?} after the database took connections again");
+}
+
 /// One node, short TTL, no notification in play for the credential's own
 /// node on SQLite: the CLI's revocation (its own store handle, as
 /// `rollcall api-key revoke` / `directory token revoke` do) shows within one
