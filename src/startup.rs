@@ -4,7 +4,7 @@
 //! run until a signal.
 //!
 //! SIGTERM stops gracefully without cutting an accepted request (SPEC §4
-//! "graceful shutdown"; see [`Drain`]): new connections are refused at once,
+//! "graceful shutdown"; see `Drain`): new connections are refused at once,
 //! every response from then on carries `Connection: close` (RFC 9112 §9.6) so
 //! clients on kept-alive connections get their answer and send nothing more
 //! on them, and the workers stop once those connections have closed (at most
@@ -39,7 +39,7 @@ pub struct Application {
     invalidations: Option<Listener>,
     drain: Arc<Drain>,
     /// A second handle on the listening socket, to refuse new connections
-    /// while the server still runs (see [`Drain::run`]).
+    /// while the server still runs (see `Drain::run`).
     listening_socket: TcpStream,
     grace: Duration,
 }
@@ -228,7 +228,7 @@ async fn stop_signal() -> std::io::Result<StopSignal> {
 /// just before. So the server is stopped in this order instead, and actix's
 /// graceful stop only comes last, when no connection is left.
 #[derive(Default)]
-pub struct Drain {
+struct Drain {
     /// Set once the listener is closed: responses carry `Connection: close`.
     draining: AtomicBool,
     /// Open client connections: a [`ConnectionGuard`] lives in each
@@ -237,7 +237,7 @@ pub struct Drain {
 }
 
 /// Counts one open connection (see [`Drain`]).
-pub struct ConnectionGuard(Arc<AtomicUsize>);
+struct ConnectionGuard(Arc<AtomicUsize>);
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
