@@ -1,26 +1,47 @@
 //! [`Application::build`]: open the store, migrate, bind the listener (port 0
 //! picks a free port; the bound address is logged and exposed for tests),
-//! mount the routes, and run until SIGTERM/SIGINT (graceful: in-flight
-//! requests get `server.shutdown_timeout_secs` to finish).
+//! mount the routes, start the cache-invalidation listener (PostgreSQL), and
+//! run until a signal.
+//!
+//! SIGTERM stops gracefully without cutting an accepted request (SPEC §4
+//! "graceful shutdown"; see `Drain`): new connections are refused at once,
+//! every response from then on carries `Connection: close` (RFC 9112 §9.6) so
+//! clients on kept-alive connections get their answer and send nothing more
+//! on them, and the workers stop once those connections have closed (at most
+//! `server.shutdown_timeout_secs`). SIGINT and SIGQUIT stop at once.
 
-use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::ConnectionType;
+use actix_web::middleware::Next;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
 
-use crate::configuration::Settings;
+use crate::configuration::{DatabaseUrl, Settings};
 use crate::error::{self, AppError};
 use crate::routes;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::store::notify::{Listener, Subscriber};
 use crate::telemetry;
 
 pub struct Application {
     address: SocketAddr,
     server: Server,
     state: web::Data<AppState>,
+    /// PostgreSQL: this node's subscription to cache invalidations; it stops
+    /// with the server.
+    invalidations: Option<Listener>,
+    drain: Arc<Drain>,
+    /// A second handle on the listening socket, to refuse new connections
+    /// while the server still runs (see `Drain::run`).
+    listening_socket: TcpStream,
+    grace: Duration,
 }
 
 impl Application {
@@ -56,16 +77,32 @@ impl Application {
                 )
             })?;
         let address = listener.local_addr()?;
+        // A `TcpStream` over a duplicate of the listening socket: only used to
+        // `shutdown(2)` it, which makes the kernel refuse new connections.
+        let listening_socket = TcpStream::from(OwnedFd::from(listener.try_clone()?));
         tracing::info!(%address, "listening");
         let workers = settings.server.workers;
         let shutdown = settings.server.shutdown_timeout;
         let state = web::Data::new(AppState::new(store, Arc::new(settings)));
+        let invalidations = match &state.settings.database.url {
+            DatabaseUrl::Postgres(url) => {
+                let shared: Arc<AppState> = state.clone().into_inner();
+                let weak: Weak<dyn Subscriber> = Arc::downgrade(&shared) as Weak<dyn Subscriber>;
+                Some(Listener::spawn(url.clone(), weak, state.listening.clone())?)
+            }
+            DatabaseUrl::Sqlite(_) => None,
+        };
         let openapi = web::Data::new(routes::api::openapi());
         let app_state = state.clone();
+        let drain = Arc::new(Drain::default());
+        let drain_data = web::Data::from(drain.clone());
+        let connections = drain.clone();
         let mut server = actix_web::HttpServer::new(move || {
             let max_body = app_state.settings.server.max_body_bytes;
             App::new()
                 .wrap(from_fn(telemetry::request_telemetry))
+                .wrap(from_fn(close_while_draining))
+                .app_data(drain_data.clone())
                 .app_data(app_state.clone())
                 .app_data(openapi.clone())
                 .app_data(
@@ -91,6 +128,10 @@ impl Application {
                 )
                 .default_service(web::to(not_found))
         })
+        .on_connect(move |_, data| {
+            data.insert(connections.opened());
+        })
+        .disable_signals()
         .listen(listener)?
         .shutdown_timeout(shutdown.as_secs());
         if workers > 0 {
@@ -100,6 +141,10 @@ impl Application {
             address,
             server: server.run(),
             state,
+            invalidations,
+            drain,
+            listening_socket,
+            grace: shutdown,
         })
     }
 
@@ -116,8 +161,38 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serve until stopped through [`Application::handle`] or by a signal.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Application {
+            server,
+            invalidations: _invalidations,
+            drain,
+            listening_socket,
+            grace,
+            ..
+        } = self;
+        let handle = server.handle();
+        let mut server = std::pin::pin!(server);
+        let signal = tokio::select! {
+            done = &mut server => return done,
+            signal = stop_signal() => signal,
+        };
+        match signal {
+            Ok(StopSignal::Graceful) => {
+                // The server keeps running (and taking commands) while it drains.
+                let (done, ()) =
+                    tokio::join!(&mut server, drain.run(&handle, &listening_socket, grace));
+                return done;
+            }
+            Ok(StopSignal::Immediate) => {
+                tracing::info!("stopping at once (SIGINT/SIGQUIT)");
+                drop(handle.stop(false));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch for signals; stop via the handle only")
+            }
+        }
+        server.await
     }
 }
 
@@ -131,4 +206,114 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError
         req.method(),
         req.path()
     )))
+}
+
+enum StopSignal {
+    /// SIGTERM.
+    Graceful,
+    /// SIGINT, SIGQUIT.
+    Immediate,
+}
+
+async fn stop_signal() -> std::io::Result<StopSignal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut quit = signal(SignalKind::quit())?;
+    Ok(tokio::select! {
+        _ = term.recv() => StopSignal::Graceful,
+        _ = int.recv() => StopSignal::Immediate,
+        _ = quit.recv() => StopSignal::Immediate,
+    })
+}
+
+/// The graceful stop. actix-server's own (`ServerHandle::stop(true)`) cuts
+/// requests: it tells every connection to close as soon as it is idle — a
+/// request the client has just sent on a kept-alive connection is then
+/// dropped unanswered — and a stopping worker drops connections accepted
+/// just before. So the server is stopped in this order instead, and actix's
+/// graceful stop only comes last, when no connection is left.
+#[derive(Default)]
+struct Drain {
+    /// Set once the listener is closed: responses carry `Connection: close`.
+    draining: AtomicBool,
+    /// Open client connections: a [`ConnectionGuard`] lives in each
+    /// connection's data and counts it down when the connection ends.
+    open: Arc<AtomicUsize>,
+}
+
+/// Counts one open connection (see [`Drain`]).
+struct ConnectionGuard(Arc<AtomicUsize>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How long connections accepted just before the listener closed may take
+/// to reach their worker.
+const HANDOFF: Duration = Duration::from_millis(50);
+
+impl Drain {
+    fn opened(&self) -> ConnectionGuard {
+        self.open.fetch_add(1, Ordering::SeqCst);
+        ConnectionGuard(self.open.clone())
+    }
+
+    fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    async fn run(&self, handle: &ServerHandle, listening_socket: &TcpStream, grace: Duration) {
+        let started = Instant::now();
+        tracing::info!(
+            open_connections = self.open(),
+            "SIGTERM: refusing new connections; open ones get `Connection: close`"
+        );
+        // 1. Refuse new connections (a closed port, not a reset after connect).
+        //    On Linux, shutting down a listening socket stops it listening.
+        //    The accept thread is paused first, or it would try to accept on
+        //    the closed socket and log an error.
+        handle.pause().await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        if let Err(e) = listening_socket.shutdown(Shutdown::Read) {
+            tracing::warn!(error = %e, "cannot close the listening socket early");
+        }
+        tokio::time::sleep(HANDOFF).await;
+        // 2. Every response from now on closes its connection: a client on a
+        //    kept-alive connection gets its answer and sends nothing more there.
+        self.draining.store(true, Ordering::SeqCst);
+        // 3. Wait for the connections to close: busy ones after their next
+        //    response, idle ones at the keep-alive timeout.
+        while self.open() > 0 && started.elapsed() < grace {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let left = self.open();
+        if left == 0 {
+            tracing::info!(elapsed = ?started.elapsed(), "all connections closed; stopping");
+            drop(handle.stop(true));
+        } else {
+            tracing::warn!(
+                open_connections = left,
+                "grace period over; closing the rest"
+            );
+            drop(handle.stop(false));
+        }
+    }
+}
+
+/// Middleware: once the server drains, every response closes its connection.
+async fn close_while_draining(
+    req: ServiceRequest,
+    next: Next<impl actix_web::body::MessageBody>,
+) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let drain = req.app_data::<web::Data<Drain>>().cloned();
+    let mut res = next.call(req).await?;
+    if drain.is_some_and(|d| d.draining.load(Ordering::SeqCst)) {
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
+    Ok(res)
 }

@@ -1,16 +1,22 @@
 //! What every request handler shares: the store, the settings, and the
-//! per-process caches.
+//! per-process caches with their invalidation (SPEC §5): each entry expires
+//! `auth.token_cache_secs` after its load (see `auth::cache`); changes made
+//! through this node drop the entry at once; on PostgreSQL every node also
+//! drops it when the database announces the change (`store::notify`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::auth::cache::TtlCache;
+use crate::auth::cache::{Stamp, TtlCache};
 use crate::auth::rate::RateLimiter;
 use crate::configuration::Settings;
-use crate::domain::{ApiKeyId, DirectoryId};
-use crate::service::authz::PolicyCache;
+use crate::domain::{ApiKeyId, DirectoryId, OrgId};
+use crate::error::AppError;
+use crate::service::authz::OrgPolicy;
 use crate::store::Store;
 use crate::store::api_keys::ApiKey;
 use crate::store::directories::Directory;
+use crate::store::notify::{Invalidation, Subscriber};
 use crate::store::orgs::Org;
 use crate::store::scim::ScimToken;
 
@@ -19,16 +25,18 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Verified API keys by id (see `auth::cache`).
     pub api_keys: TtlCache<ApiKeyId, ApiKey>,
-    /// Orgs by slug and by id, briefly (same TTL as credentials); local
-    /// changes to an org evict it at once.
+    /// Orgs by slug and by id.
     pub orgs: TtlCache<String, Org>,
-    /// Compiled policies per org and policy version.
+    /// Compiled policies per org, with the `policy_version` they were built from.
     pub policies: PolicyCache,
-    /// Verified SCIM tokens by id, and directories by id (same TTL).
+    /// Verified SCIM tokens by id, and directories by id.
     pub scim_tokens: TtlCache<String, ScimToken>,
     pub directories: TtlCache<DirectoryId, Directory>,
     /// Requests per second per SCIM directory, on this node.
     pub scim_rate: RateLimiter<DirectoryId>,
+    /// Whether this node currently receives the database's invalidations
+    /// (PostgreSQL only; set by `store::notify::Listener`).
+    pub listening: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -43,24 +51,100 @@ impl AppState {
             settings,
             api_keys: TtlCache::new(ttl),
             orgs: TtlCache::new(ttl),
-            policies: PolicyCache::default(),
+            policies: PolicyCache(TtlCache::new(ttl)),
             scim_tokens: TtlCache::new(ttl),
             directories: TtlCache::new(ttl),
             scim_rate,
+            listening: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether database notifications reach this node's caches now.
+    pub fn receives_invalidations(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
+    }
+
+    /// Forget a cached org after changing it (settings, policy version).
+    pub fn forget_org(&self, org: &Org) {
+        self.forget_org_id(&org.id);
+    }
+
+    /// Forget an org under both its keys, and its compiled policy.
+    /// Forget a cached directory after changing it (its ceiling).
+    pub fn forget_directory(&self, id: &DirectoryId) {
+        self.directories.remove(id);
+    }
+
+    pub fn forget_org_id(&self, id: &OrgId) {
+        self.orgs.remove_where(|_, o| o.id == *id);
+        self.policies.0.remove(id);
     }
 }
 
 impl AppState {
-    /// Forget a cached org after changing it (settings, policy version).
-    pub fn forget_org(&self, org: &Org) {
-        self.orgs.remove(&org.slug);
-        self.orgs.remove(&org.id.to_string());
+    /// The org and its policy as stored now (and cached): for a request that
+    /// found the cached policy older than other records it read.
+    pub async fn reload_policy(&self, org: &OrgId) -> Result<(Org, Arc<OrgPolicy>), AppError> {
+        self.forget_org_id(org);
+        let stamps = (self.orgs.stamp(), self.policies.stamp());
+        let id = org.clone();
+        let (org, policy) = self
+            .store
+            .read(move |c| -> Result<_, AppError> {
+                let org = crate::store::orgs::by_id(c, &id)?;
+                let policy = Arc::new(OrgPolicy::load(c, &org)?);
+                Ok((org, policy))
+            })
+            .await?;
+        self.orgs
+            .insert_loaded(org.slug.clone(), org.clone(), stamps.0);
+        self.orgs
+            .insert_loaded(org.id.to_string(), org.clone(), stamps.0);
+        self.policies.insert_loaded(&org, policy.clone(), stamps.1);
+        Ok((org, policy))
+    }
+}
+
+impl Subscriber for AppState {
+    fn invalidate(&self, what: Invalidation) {
+        tracing::debug!(?what, "cache invalidation");
+        match what {
+            Invalidation::ApiKey(id) => self.api_keys.remove(&ApiKeyId::from_trusted(id)),
+            Invalidation::ScimToken(id) => self.scim_tokens.remove(&id),
+            Invalidation::Directory(id) => self.directories.remove_where(|k, _| k.as_str() == id),
+            Invalidation::Org(id) => self.forget_org_id(&OrgId::from_trusted(id)),
+        }
     }
 
-    /// Forget a cached directory after changing it (its ceiling).
-    pub fn forget_directory(&self, id: &DirectoryId) {
-        self.directories.remove(id);
+    fn reset(&self) {
+        self.api_keys.clear();
+        self.orgs.clear();
+        self.policies.0.clear();
+        self.scim_tokens.clear();
+        self.directories.clear();
+    }
+}
+
+/// Compiled policies per org: valid while the org's `policy_version` is
+/// unchanged, and never longer than the cache's TTL after their load.
+pub struct PolicyCache(TtlCache<OrgId, (i64, Arc<OrgPolicy>)>);
+
+impl PolicyCache {
+    pub fn get(&self, org: &Org) -> Option<Arc<OrgPolicy>> {
+        self.0
+            .get(&org.id)
+            .filter(|(v, _)| *v == org.policy_version)
+            .map(|(_, p)| p)
+    }
+
+    pub fn stamp(&self) -> Stamp {
+        self.0.stamp()
+    }
+
+    /// Cache a policy compiled from `org` (see [`TtlCache::insert_loaded`]).
+    pub fn insert_loaded(&self, org: &Org, policy: Arc<OrgPolicy>, loaded: Stamp) {
+        self.0
+            .insert_loaded(org.id.clone(), (org.policy_version, policy), loaded);
     }
 }
 

@@ -61,6 +61,7 @@ async fn resolve(
     principal: Principal,
     org_key: String,
 ) -> Result<(Org, Arc<OrgPolicy>, Authority), AppError> {
+    let stamps = (state.orgs.stamp(), state.policies.stamp());
     let cached_org = state.orgs.get(&org_key);
     let cached_policy = cached_org.as_ref().and_then(|o| state.policies.get(o));
     let personal = match &principal {
@@ -75,7 +76,8 @@ async fn resolve(
         (Some(org), Some(policy), None) => (org, policy, None),
         (cached_org, cached_policy, _) => {
             let principal_for_read = principal.clone();
-            state
+            let loaded = (cached_org.is_none(), cached_policy.is_none());
+            let found = state
                 .store
                 .read(move |c| -> Result<_, AppError> {
                     let org = match cached_org {
@@ -105,12 +107,23 @@ async fn resolve(
                     };
                     Ok((org, policy, subject))
                 })
-                .await?
+                .await?;
+            // Only what was read now is cached: a hit never extends an entry.
+            let (org, policy, _) = &found;
+            if loaded.0 {
+                state
+                    .orgs
+                    .insert_loaded(org.slug.clone(), org.clone(), stamps.0);
+                state
+                    .orgs
+                    .insert_loaded(org.id.to_string(), org.clone(), stamps.0);
+            }
+            if loaded.1 {
+                state.policies.insert_loaded(org, policy.clone(), stamps.1);
+            }
+            found
         }
     };
-    state.orgs.put(org.slug.clone(), org.clone());
-    state.orgs.put(org.id.to_string(), org.clone());
-    state.policies.put(&org, policy.clone());
     OrgAccess::admit(&principal, &org, &named)?;
     let authority = match (&principal, subject) {
         (Principal::InstanceAdmin { .. }, _) => Authority::Operator,

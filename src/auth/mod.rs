@@ -124,6 +124,7 @@ async fn authenticate(
     let key = match state.api_keys.get(&key_id) {
         Some(k) => Some(k),
         None => {
+            let stamp = state.api_keys.stamp();
             let kid = key_id.clone();
             let now = crate::store::now();
             let found = state
@@ -138,7 +139,7 @@ async fn authenticate(
                 })
                 .await?;
             if let Some(k) = &found {
-                state.api_keys.put(key_id, k.clone());
+                state.api_keys.insert_loaded(key_id, k.clone(), stamp);
             }
             found
         }

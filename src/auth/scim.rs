@@ -63,6 +63,14 @@ async fn resolve(
     let (token_id, secret) =
         token::parse(token::SCIM_TOKEN_PREFIX, &presented).ok_or_else(refused)?;
     let token_id = token_id.hyphenated().to_string();
+    // Stamps before any read: what is loaded below is cached only if no
+    // invalidation arrived meanwhile, and expires one TTL after this point.
+    let stamps = (
+        state.scim_tokens.stamp(),
+        state.directories.stamp(),
+        state.orgs.stamp(),
+        state.policies.stamp(),
+    );
     let cached_token = state.scim_tokens.get(&token_id);
     let cached_dir = state.directories.get(&dir_id);
     let cached_org = cached_dir
@@ -72,10 +80,11 @@ async fn resolve(
     let (tok, dir, org, policy) = match (cached_token, cached_dir, cached_org, cached_policy) {
         (Some(t), Some(d), Some(o), Some(p)) => (Some(t), d, o, p),
         (t, d, o, p) => {
+            let loaded = (t.is_none(), d.is_none(), o.is_none(), p.is_none());
             let now = crate::store::now();
             let tid = token_id.clone();
             let did = dir_id.clone();
-            state
+            let found = state
                 .store
                 .read(move |c| -> Result<_, ScimApiError> {
                     let tok = match t {
@@ -106,14 +115,30 @@ async fn resolve(
                     };
                     Ok((tok, d, o, p))
                 })
-                .await?
+                .await?;
+            let (tok, dir, org, policy) = &found;
+            if let (true, Some(t)) = (loaded.0, tok) {
+                state
+                    .scim_tokens
+                    .insert_loaded(token_id, t.clone(), stamps.0);
+            }
+            if loaded.1 {
+                state
+                    .directories
+                    .insert_loaded(dir_id.clone(), dir.clone(), stamps.1);
+            }
+            if loaded.2 {
+                state
+                    .orgs
+                    .insert_loaded(org.id.to_string(), org.clone(), stamps.2);
+            }
+            if loaded.3 {
+                state.policies.insert_loaded(org, policy.clone(), stamps.3);
+            }
+            found
         }
     };
     let tok: ScimToken = tok.ok_or_else(refused)?;
-    state.scim_tokens.put(token_id, tok.clone());
-    state.directories.put(dir_id.clone(), dir.clone());
-    state.orgs.put(org.id.to_string(), org.clone());
-    state.policies.put(&org, policy.clone());
     if !token::verify(secret, &tok.secret_hash)
         || tok.revoked_at.is_some()
         || tok.directory_id != dir_id.as_str()

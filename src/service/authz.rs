@@ -3,14 +3,11 @@
 //! with, and the checks of SPEC §2 "Gateway permissions" and "Granting
 //! limits" expressed as 403 errors that carry the engine's reasons.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
+use crate::domain::UserStatus;
 use crate::domain::authz::{
     self, Binding, BindingId, BindingScope, BindingSource, Decision, PermissionKey, PermissionSet,
     Policy, Principal, Query, RoleId, Subject, UserId as AzUserId, WorkspaceAccess,
 };
-use crate::domain::{OrgId, UserStatus};
 use crate::error::AppError;
 use crate::store::orgs::Org;
 use crate::store::workspaces::Workspace;
@@ -87,29 +84,6 @@ impl OrgPolicy {
             });
         }
         Ok(parsed)
-    }
-}
-
-/// Compiled policies per org, valid while the org's `policy_version` is unchanged.
-#[derive(Default)]
-pub struct PolicyCache {
-    entries: Mutex<HashMap<OrgId, (i64, Arc<OrgPolicy>)>>,
-}
-
-impl PolicyCache {
-    pub fn get(&self, org: &Org) -> Option<Arc<OrgPolicy>> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(&org.id)
-            .filter(|(v, _)| *v == org.policy_version)
-            .map(|(_, p)| p.clone())
-    }
-
-    pub fn put(&self, org: &Org, policy: Arc<OrgPolicy>) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(org.id.clone(), (org.policy_version, policy));
     }
 }
 

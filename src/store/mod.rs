@@ -22,6 +22,7 @@ pub mod groups;
 pub mod identifier_keys;
 pub mod mappings;
 pub mod migrations;
+pub mod notify;
 pub mod orgs;
 pub mod policy;
 pub mod schema;

@@ -9,8 +9,10 @@ use super::dto::{
     SetWorkspaces,
 };
 use crate::auth::access::OrgAccess;
+use crate::domain::authz;
 use crate::error::{AppError, ErrorBody};
 use crate::service::access::{self, AccessView};
+use crate::service::authz::check_error;
 use crate::state::AppState;
 
 type UserPath = web::Path<(String, String)>;
@@ -249,6 +251,17 @@ pub async fn get_access(
 
 const MAX_BATCH: usize = 1000;
 
+/// A check failed because the user's stored access names a role or set that
+/// this node's cached policy does not have yet (made elsewhere a moment ago,
+/// its notification still on the way): answer from a freshly loaded policy
+/// rather than with a 500.
+fn stale_policy(e: &authz::CheckError) -> bool {
+    matches!(
+        e,
+        authz::CheckError::UnknownRole { .. } | authz::CheckError::UnknownSet(_)
+    )
+}
+
 /// May this user do this here? One check, or `{"checks": [...]}` (≤ 1000).
 /// Answers carry the chain of reasons. Unknown permissions, workspaces or
 /// users are 4xx errors (per item in a batch).
@@ -266,25 +279,8 @@ pub async fn check(
     access: OrgAccess,
     body: web::Json<CheckBody>,
 ) -> Result<HttpResponse, AppError> {
-    match body.into_inner() {
-        CheckBody::Single(item) => {
-            let input: access::CheckInput = item.into();
-            let query = access::query_of(&access.policy, &input)?;
-            let user = input.user.clone();
-            let a = access.clone();
-            let mut subjects = state
-                .store
-                .read(move |c| access::subjects_for_checks(c, &a.acting(), vec![user]))
-                .await?;
-            let subject = subjects
-                .remove(&input.user)
-                .unwrap_or_else(|| Err(AppError::not_found("user", &input.user)))?;
-            let d = access::decide(&access.policy, &subject, &query)?;
-            Ok(HttpResponse::Ok().json(CheckAnswer {
-                allowed: d.allowed,
-                reasons: d.reasons,
-            }))
-        }
+    let inputs: Vec<access::CheckInput> = match body.into_inner() {
+        CheckBody::Single(item) => vec![item.into()],
         CheckBody::Batch { checks } => {
             if checks.len() > MAX_BATCH {
                 return Err(AppError::PayloadTooLarge(format!(
@@ -292,30 +288,71 @@ pub async fn check(
                 )));
             }
             let inputs: Vec<access::CheckInput> = checks.into_iter().map(Into::into).collect();
-            let mut users: Vec<String> = inputs.iter().map(|i| i.user.clone()).collect();
-            users.sort();
-            users.dedup();
-            let a = access.clone();
-            let subjects = state
-                .store
-                .read(move |c| access::subjects_for_checks(c, &a.acting(), users))
-                .await?;
-            let results = inputs
-                .iter()
-                .map(|input| {
-                    let answer = access::query_of(&access.policy, input).and_then(|q| {
-                        match &subjects[&input.user] {
-                            Ok(s) => access::decide(&access.policy, s, &q),
-                            Err(e) => Err(e.clone()),
-                        }
-                    });
-                    match answer {
-                        Ok(d) => serde_json::json!({"allowed": d.allowed, "reasons": d.reasons}),
-                        Err(e) => crate::error::item_error(&e),
-                    }
-                })
-                .collect();
-            Ok(HttpResponse::Ok().json(BatchAnswer { results }))
+            return batch(state, access, inputs).await;
         }
+    };
+    let input = &inputs[0];
+    let query = access::query_of(&access.policy, input)?;
+    let user = input.user.clone();
+    let a = access.clone();
+    let mut subjects = state
+        .store
+        .read(move |c| access::subjects_for_checks(c, &a.acting(), vec![user]))
+        .await?;
+    let subject = subjects
+        .remove(&input.user)
+        .unwrap_or_else(|| Err(AppError::not_found("user", &input.user)))?;
+    let d = match authz::check(&access.policy.policy, &subject, &query) {
+        // The user's stored access is newer than this node's policy: reload.
+        Err(e) if stale_policy(&e) => {
+            let (_, fresh) = state.reload_policy(&access.org.id).await?;
+            let query = access::query_of(&fresh, input)?;
+            access::decide(&fresh, &subject, &query)?
+        }
+        other => other.map_err(check_error)?,
+    };
+    Ok(HttpResponse::Ok().json(CheckAnswer {
+        allowed: d.allowed,
+        reasons: d.reasons,
+    }))
+}
+
+/// A batch of checks: each answer or error in its place; a failure on the
+/// server's side never shows its text.
+async fn batch(
+    state: web::Data<AppState>,
+    access: OrgAccess,
+    inputs: Vec<access::CheckInput>,
+) -> Result<HttpResponse, AppError> {
+    let mut users: Vec<String> = inputs.iter().map(|i| i.user.clone()).collect();
+    users.sort();
+    users.dedup();
+    let a = access.clone();
+    let subjects = state
+        .store
+        .read(move |c| access::subjects_for_checks(c, &a.acting(), users))
+        .await?;
+    let answer = |op: &crate::service::authz::OrgPolicy, input: &access::CheckInput| {
+        let q = access::query_of(op, input)?;
+        match &subjects[&input.user] {
+            Ok(s) => Ok(authz::check(&op.policy, s, &q)),
+            Err(e) => Err(e.clone()),
+        }
+    };
+    let mut answers: Vec<_> = inputs.iter().map(|i| answer(&access.policy, i)).collect();
+    if answers
+        .iter()
+        .any(|a| matches!(a, Ok(Err(e)) if stale_policy(e)))
+    {
+        let (_, fresh) = state.reload_policy(&access.org.id).await?;
+        answers = inputs.iter().map(|i| answer(&fresh, i)).collect();
     }
+    let results = answers
+        .into_iter()
+        .map(|a| match a.and_then(|d| d.map_err(check_error)) {
+            Ok(d) => serde_json::json!({"allowed": d.allowed, "reasons": d.reasons}),
+            Err(e) => crate::error::item_error(&e),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(BatchAnswer { results }))
 }

@@ -62,13 +62,13 @@ fn template_name() -> &'static str {
 fn ensure_template() -> &'static str {
     static READY: OnceLock<()> = OnceLock::new();
     let name = template_name();
-    READY.get_or_init(|| build_template(name));
+    READY.get_or_init(|| build_template(name, true));
     name
 }
 
-/// Build the template `name` unless it exists (another run with other
-/// migrations may have dropped it as stale: then it is built again).
-fn build_template(name: &str) {
+/// Build the template unless it exists (under an advisory lock, so parallel
+/// test processes agree); optionally drop templates of other migration sets.
+fn build_template(name: &str, drop_stale: bool) {
     {
         let mut conn = admin_conn();
         diesel::sql_query("SELECT pg_advisory_lock(7319001)")
@@ -104,17 +104,22 @@ fn build_template(name: &str) {
                 .unwrap();
         }
         // Templates of older migration sets are left by earlier runs: drop
-        // them (one still in use by another run just stays).
+        // them (one still in use by another run just stays; a run that finds
+        // its own dropped rebuilds it, see `TestDb::postgres`).
         #[derive(QueryableByName)]
         struct Name {
             #[diesel(sql_type = diesel::sql_types::Text)]
             datname: String,
         }
-        let stale = diesel::sql_query(format!(
+        let stale = if !drop_stale {
+            Vec::new()
+        } else {
+            diesel::sql_query(format!(
             "SELECT datname FROM pg_database WHERE datname LIKE 'rollcall_tpl_%' AND datname <> '{name}'"
         ))
-        .load::<Name>(&mut conn)
-        .unwrap_or_default();
+            .load::<Name>(&mut conn)
+            .unwrap_or_default()
+        };
         for old in stale {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {}", old.datname))
                 .execute(&mut conn);
@@ -175,8 +180,10 @@ impl TestDb {
                 Ok(_) => break,
                 Err(e) if attempt < 20 => {
                     attempt += 1;
+                    // A test run of another migration set (another branch)
+                    // dropped ours as stale: build it again.
                     if e.to_string().contains("does not exist") {
-                        build_template(template);
+                        build_template(template, false);
                     }
                     std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
                 }
