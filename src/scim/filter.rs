@@ -44,7 +44,12 @@
 //! - `ne` is the negation of `eq` over the whole attribute: it matches when no
 //!   value equals (so also when the attribute is absent);
 //! - `eq null` matches an absent attribute, `ne null` a present one;
-//! - strings compare case-insensitively unless the attribute is `caseExact`;
+//! - strings compare case-insensitively unless the attribute is `caseExact`:
+//!   both sides folded by `canonical_lower`, except a server-unique attribute
+//!   (`userName`), whose sides are folded by the key its uniqueness uses
+//!   (`comparison_key`: NFKC, lower-cased), so that a filter finds exactly
+//!   the user a create of that name would collide with; ordering compares
+//!   the foldings by code point;
 //!   dateTimes compare chronologically;
 //! - a complex attribute compared without a sub-attribute is compared through
 //!   its `value` sub-attribute (RFC 7644 example `emails co "example.com"`).
@@ -56,8 +61,8 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::{Number, Value};
 
 use super::json::{get_ci, parse_bool_text};
-use super::schema::{AttrPath, AttrType, AttributeDef, ResourceTypeDef};
-use crate::domain::names::canonical_lower;
+use super::schema::{AttrPath, AttrType, AttributeDef, ResourceTypeDef, Uniqueness};
+use crate::domain::names::{canonical_lower, comparison_key};
 
 /// Longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 4096;
@@ -1137,15 +1142,14 @@ fn compare_one(
             };
             match (parse_datetime(a), parse_datetime(b)) {
                 (Some(a), Some(b)) if !op.is_substring() => ordering_matches(op, a.cmp(&b)),
-                _ => compare_text(a, b, op, true),
+                _ => compare_text(a, b, op, Folding::Exact),
             }
         }
         AttrType::String | AttrType::Reference | AttrType::Binary => {
             let (Value::String(a), Some(b)) = (candidate, operand.as_text()) else {
                 return false;
             };
-            let case_exact = def.is_some_and(|d| d.case_exact);
-            compare_text(a, &b, op, case_exact)
+            compare_text(a, &b, op, Folding::of(def))
         }
         AttrType::Complex => false,
     }
@@ -1173,13 +1177,38 @@ fn ordering_matches(op: CompareOp, ord: Ordering) -> bool {
     }
 }
 
-fn compare_text(a: &str, b: &str, op: CompareOp, case_exact: bool) -> bool {
-    let (a, b) = if case_exact {
-        (a.to_owned(), b.to_owned())
-    } else {
-        // The folding the store keeps in its `*_lower` columns.
-        (canonical_lower(a), canonical_lower(b))
-    };
+/// How both sides of a string comparison are folded before comparing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Folding {
+    /// `caseExact`: compared as written.
+    Exact,
+    /// The folding the store keeps in its `*_lower` columns.
+    Lower,
+    /// A case-insensitive attribute the server keeps unique (`userName`):
+    /// its uniqueness key, which the store keeps in `user_name_lower`.
+    Key,
+}
+
+impl Folding {
+    fn of(def: Option<&'static AttributeDef>) -> Folding {
+        match def {
+            Some(d) if d.case_exact => Folding::Exact,
+            Some(d) if d.uniqueness != Uniqueness::None => Folding::Key,
+            _ => Folding::Lower,
+        }
+    }
+
+    fn apply(self, s: &str) -> String {
+        match self {
+            Folding::Exact => s.to_owned(),
+            Folding::Lower => canonical_lower(s),
+            Folding::Key => comparison_key(s),
+        }
+    }
+}
+
+fn compare_text(a: &str, b: &str, op: CompareOp, folding: Folding) -> bool {
+    let (a, b) = (folding.apply(a), folding.apply(b));
     match op {
         CompareOp::Co => a.contains(&b),
         CompareOp::Sw => a.starts_with(&b),
@@ -1738,6 +1767,20 @@ mod tests {
         assert!(m(r#"USERNAME sw "bjen""#));
         assert!(m(r#"name.familyName co "o'malley""#));
         assert!(m(r#"userName ew "EXAMPLE.COM""#));
+    }
+
+    #[test]
+    fn user_name_compares_by_its_uniqueness_key() {
+        // Fullwidth letters and the digraph ǅ fold to plain letters (NFKC)
+        // in the key that userName uniqueness and the store use.
+        assert!(m(r#"userName eq "ＢＪＥＮＳＥＮ@example.com""#));
+        assert!(m(r#"userName gt "Ａ""#));
+        assert!(m(r#"userName lt "ǅ""#));
+        // Other case-insensitive attributes only lower-case: `ｔ` (U+FF54)
+        // stays after every ASCII letter.
+        assert!(!m(r#"title eq "ＴＯＵＲ guide""#));
+        assert!(!m(r#"title gt "Ａ""#));
+        assert!(m(r#"title lt "ǅ""#));
     }
 
     #[test]

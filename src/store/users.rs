@@ -566,9 +566,11 @@ pub fn insert_scim_user_pg(
             .map(|v| crate::domain::names::canonical_lower(&v.value))
             .collect::<Vec<_>>(),
     )
-    .bind::<Nullable<Text>, _>(lower(&user.display_name))
-    .bind::<Nullable<Text>, _>(lower(&user.given_name))
-    .bind::<Nullable<Text>, _>(lower(&user.family_name))
+    // The names keep the filters' folding (as `insert_with` stores them),
+    // not the identifier key the email column takes.
+    .bind::<Nullable<Text>, _>(folded(user.display_name.as_deref()))
+    .bind::<Nullable<Text>, _>(folded(user.given_name.as_deref()))
+    .bind::<Nullable<Text>, _>(folded(user.family_name.as_deref()))
     .get_result(conn)?;
     Ok(inserted.n == 1)
 }

@@ -274,6 +274,22 @@ async fn case_exact_and_unicode_folding(backend: Backend) {
         assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text);
         assert_eq!(user_names_in_order(&r.body), want, "{query}");
     }
+    // Every create path (PostgreSQL's one-statement insert too) stores the
+    // names lower-cased, not NFKC-normalised: ǅ folds to ǆ (U+01C6), which
+    // orders after é and before σ, where NFKC's "dž" would not.
+    d.user(
+        "u5",
+        json!({"displayName": "ǅemal", "name": {"givenName": "ǅemal"}}),
+    )
+    .await;
+    for (filter, want) in [
+        (r#"displayName eq "ǄEMAL""#, &["u5"][..]),
+        (r#"displayName ge "ǅ""#, &["u3", "u5"]),
+        (r#"displayName lt "ǆ""#, &["u1", "u2"]),
+        (r#"name.givenName gt "home""#, &["u1", "u5"]),
+    ] {
+        assert_eq!(d.names(filter).await, strs(want), "filter {filter}");
+    }
 }
 
 fn user_names_in_order(body: &Value) -> Vec<String> {
