@@ -290,6 +290,36 @@ async fn case_exact_and_unicode_folding(backend: Backend) {
     ] {
         assert_eq!(d.names(filter).await, strs(want), "filter {filter}");
     }
+    // `id` keeps the database's default collation on PostgreSQL; ordering
+    // filters on it still compare by code point (under en-US, `01a…` sorts
+    // before `01F`; by code point, after it).
+    let letter = u1.find(|c: char| c.is_ascii_lowercase()).unwrap();
+    let probe = format!("{}F", &u1[..letter]);
+    let r = d.call(Method::GET, "/Users?count=1000", None).await;
+    let users: Vec<(&str, String)> = r.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap(),
+                u["userName"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let side = |above: bool| -> Vec<String> {
+        let mut n: Vec<String> = users
+            .iter()
+            .filter(|(id, _)| (*id > probe.as_str()) == above)
+            .map(|(_, n)| n.clone())
+            .collect();
+        n.sort();
+        n
+    };
+    let (above, rest) = (side(true), side(false));
+    assert!(above.contains(&"u1".to_owned()), "{u1} sorts after {probe}");
+    assert_eq!(d.names(&format!(r#"id gt "{probe}""#)).await, above);
+    assert_eq!(d.names(&format!(r#"id le "{probe}""#)).await, rest);
 }
 
 fn user_names_in_order(body: &Value) -> Vec<String> {

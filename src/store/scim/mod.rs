@@ -9,7 +9,9 @@
 //! with the folded value; case-exact ones (`id`, `externalId`, …) compare the
 //! raw column, and `co`/`sw`/`ew` use `LIKE` on PostgreSQL but `GLOB` on
 //! SQLite, whose `LIKE` ignores ASCII case. Text orders by code point on both
-//! (`COLLATE "C"` columns on PostgreSQL). Every
+//! (`COLLATE "C"` columns on PostgreSQL, and an explicit `COLLATE "C"` on
+//! every `gt`/`ge`/`lt`/`le`, which also covers `id` columns of the database's
+//! default collation). Every
 //! comparison on a nullable column is null-safe (`col IS NOT NULL AND …`), so
 //! `not (…)` keeps SQL's three-valued logic out of SCIM's two-valued one.
 //! Multi-valued and extension attributes are answered with
@@ -40,6 +42,36 @@ mod pg {
         ($e:expr, $op:expr, $v:expr) => {
             $e.like(pattern($op, $v)).escape('\\')
         };
+    }
+    /// `gt`/`ge`/`lt`/`le` on text compare by code point, as `filter::matches`
+    /// does, whatever the column's collation (`id` has the database default).
+    macro_rules! code_point_order {
+        ($e:expr) => {
+            CollateC($e)
+        };
+    }
+    /// `(expr) COLLATE "C"`.
+    #[derive(
+        Debug, Clone, Copy, diesel::query_builder::QueryId, diesel::expression::ValidGrouping,
+    )]
+    pub struct CollateC<E>(E);
+    impl<E: diesel::Expression> diesel::Expression for CollateC<E> {
+        type SqlType = E::SqlType;
+    }
+    impl<E: diesel::AppearsOnTable<QS>, QS> diesel::AppearsOnTable<QS> for CollateC<E> {}
+    impl<E: diesel::SelectableExpression<QS>, QS> diesel::SelectableExpression<QS> for CollateC<E> {}
+    impl<E: diesel::query_builder::QueryFragment<Db>> diesel::query_builder::QueryFragment<Db>
+        for CollateC<E>
+    {
+        fn walk_ast<'b>(
+            &'b self,
+            mut out: diesel::query_builder::AstPass<'_, 'b, Db>,
+        ) -> diesel::QueryResult<()> {
+            out.push_sql("(");
+            self.0.walk_ast(out.reborrow())?;
+            out.push_sql(") COLLATE \"C\"");
+            Ok(())
+        }
     }
     include!("query.rs");
 }
@@ -78,6 +110,13 @@ mod sqlite {
             CompareOp::Sw => format!("{lit}*"),
             _ => format!("*{lit}"),
         }
+    }
+    /// SQLite's default `BINARY` collation already orders UTF-8 text by
+    /// code point.
+    macro_rules! code_point_order {
+        ($e:expr) => {
+            $e
+        };
     }
     include!("query.rs");
 }

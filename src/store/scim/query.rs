@@ -87,10 +87,10 @@ macro_rules! compare_text {
                 let $lv: &str = &v;
                 Box::new($present.and($like)) as _
             }
-            CompareOp::Gt => Box::new($present.and($e.gt(v))) as _,
-            CompareOp::Ge => Box::new($present.and($e.ge(v))) as _,
-            CompareOp::Lt => Box::new($present.and($e.lt(v))) as _,
-            CompareOp::Le => Box::new($present.and($e.le(v))) as _,
+            CompareOp::Gt => Box::new($present.and(code_point_order!($e).gt(v))) as _,
+            CompareOp::Ge => Box::new($present.and(code_point_order!($e).ge(v))) as _,
+            CompareOp::Lt => Box::new($present.and(code_point_order!($e).lt(v))) as _,
+            CompareOp::Le => Box::new($present.and(code_point_order!($e).le(v))) as _,
         }
     }};
 }
