@@ -53,13 +53,13 @@ pub use ids::{
 };
 pub use policy::{APPLICATION, Policy, PolicyError};
 pub use presets::{Preset, PresetError};
-pub use role::{Grant, OrgDefaults, PermissionSet, Role, VisibilityMode};
+pub use role::{Grant, OrgDefaults, PermissionSet, Role, SINGLE_HOLDER, VisibilityMode};
 pub use sources::{
     CurrentBinding, GroupMapping, MappedBinding, MappingKind, Refusal, RoleResolution,
     RoleResolutionInput, RolesManagedBy, ScimRole, WorkspaceUpdate, check_admin_role_edit,
     resolve_org_role, workspace_pick,
 };
 pub use subject::{
-    Binding, BindingScope, BindingSource, IndividualOverride, Principal, Query, ResourceRef,
-    Subject, UserStatus, WorkspaceAccess, WorkspaceList,
+    Assignment, Binding, BindingScope, BindingSource, IndividualOverride, Principal, Query,
+    ResourceRef, Subject, UserStatus, WorkspaceAccess, WorkspaceList,
 };

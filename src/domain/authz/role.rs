@@ -84,6 +84,10 @@ pub struct Role {
     pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
+/// The role attribute saying at most one user holds the role on a resource
+/// at a time (seed 000 "if the role is available"); a boolean.
+pub const SINGLE_HOLDER: &str = "single_holder";
+
 fn org_scope() -> ScopeKind {
     ScopeKind::Org
 }
@@ -106,6 +110,11 @@ impl Role {
             permission_sets: Vec::new(),
             attributes: BTreeMap::new(),
         }
+    }
+
+    /// Whether the role is single-holder (attribute [`SINGLE_HOLDER`]).
+    pub fn single_holder(&self) -> bool {
+        self.attributes.get(SINGLE_HOLDER) == Some(&serde_json::Value::Bool(true))
     }
 
     /// A custom (editable) copy of this role under a new id, key and name.
