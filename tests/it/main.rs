@@ -14,4 +14,5 @@ mod races;
 mod scim_cursor;
 mod scim_listing;
 mod scim_replay;
+mod seed_rules;
 mod store_conformance;

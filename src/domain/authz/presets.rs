@@ -303,7 +303,11 @@ pub enum PresetChange {
 /// What brings an org's built-in catalogue entries and roles to `preset`
 /// (see the module docs); empty when they match. Deterministic: preset
 /// order, catalogue first.
-pub fn plan_sync(preset: &Preset, catalogue: &[PermissionDef], roles: &[Role]) -> Vec<PresetChange> {
+pub fn plan_sync(
+    preset: &Preset,
+    catalogue: &[PermissionDef],
+    roles: &[Role],
+) -> Vec<PresetChange> {
     let mut changes = Vec::new();
     for def in &preset.catalogue {
         match catalogue.iter().find(|d| d.key == def.key) {

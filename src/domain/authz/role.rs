@@ -209,7 +209,10 @@ mod tests {
             );
         }
         let long = "a".repeat(200);
-        assert_eq!(key_from_name(&long).unwrap().as_str().len(), DERIVED_KEY_MAX);
+        assert_eq!(
+            key_from_name(&long).unwrap().as_str().len(),
+            DERIVED_KEY_MAX
+        );
         let spaced = format!("{} b", "a".repeat(63));
         assert_eq!(key_from_name(&spaced).unwrap().as_str(), "a".repeat(63));
     }
