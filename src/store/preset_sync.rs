@@ -14,6 +14,9 @@
 //! nothing: the plan of a synced org is empty, so it is idempotent even
 //! without the fingerprint (which only spares the comparison).
 //!
+//! Nodes starting together do not apply a plan twice: each org's pass takes
+//! the org row first and skips an org another pass has just synced.
+//!
 //! An org whose records would no longer compile (say a custom role grants a
 //! derived permission whose new rule no longer reads `granted`) is left as
 //! it was and reported (`preset.sync_failed` in its audit log and a
@@ -160,6 +163,22 @@ fn sync_org(
     fingerprint: &str,
     now: NaiveDateTime,
 ) -> Result<usize, SyncError> {
+    // Another node starting at the same time may be syncing this org: take
+    // the org row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
+    // writers) and look again.
+    if let DbConnection::Pg(c) = conn {
+        diesel::sql_query("SELECT id FROM orgs WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(org.as_str())
+            .execute(c)?;
+    }
+    let done: Option<String> = org_preset_sync::table
+        .filter(org_preset_sync::org_id.eq(org.as_str()))
+        .select(org_preset_sync::fingerprint)
+        .first(conn)
+        .optional()?;
+    if done.as_deref() == Some(fingerprint) {
+        return Ok(0);
+    }
     let mut records = policy::load(conn, org)?;
     let plan = plan_sync(preset, &records.catalogue, &records.roles);
     let mut events = Vec::with_capacity(plan.len());

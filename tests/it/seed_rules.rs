@@ -281,11 +281,118 @@ fn new_orgs_are_created_in_sync(db: &TestDb) {
     assert_eq!(preset_events(db, &org.id), 0);
 }
 
+/// Several nodes migrating at once apply each org's plan exactly once.
+fn concurrent_syncs_apply_each_change_once(db: &TestDb) {
+    let old = Preset::parse(BEFORE).unwrap();
+    for round in 0..3 {
+        let orgs: Vec<_> = (0..4)
+            .map(|i| {
+                let old = old.clone();
+                db.store()
+                    .write_blocking(|c| -> Result<_, StoreError> {
+                        let settings = OrgSettings {
+                            preset: "workflow-roles".into(),
+                            ..OrgSettings::default()
+                        };
+                        let slug = format!("r{round}o{i}");
+                        let org = store::orgs::insert(c, &slug, &slug, &settings, store::now())?;
+                        store::policy::seed(c, &org.id, &old, store::now())?;
+                        Ok(org)
+                    })
+                    .unwrap()
+            })
+            .collect();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let nodes: Vec<_> = (0..4)
+            .map(|_| {
+                let store = db.store();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store.migrate()
+                })
+            })
+            .collect();
+        for node in nodes {
+            node.join().unwrap().unwrap();
+        }
+        for org in &orgs {
+            assert_eq!(
+                events(db, &org.id, "preset.role_updated").len(),
+                4,
+                "{}",
+                org.slug
+            );
+            assert_eq!(events(db, &org.id, "preset.permission_added").len(), 1);
+            let records = {
+                let id = org.id.clone();
+                db.store()
+                    .read_blocking(|c| store::policy::load(c, &id))
+                    .unwrap()
+            };
+            assert_eq!(
+                records
+                    .catalogue
+                    .iter()
+                    .filter(|d| d.key.as_str() == "timeline.create")
+                    .count(),
+                1
+            );
+        }
+    }
+}
+
+/// `rollcall role create --name`: the key is derived and printed.
+fn cli_creates_roles_by_name(db: &TestDb) {
+    let run = |args: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &db.url)
+            .env_remove("ROLLCALL_ENV")
+            .env("ROLLCALL__LOG__LEVEL", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["org", "create", "rescue", "--preset", "permission-profiles"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "role",
+        "create",
+        "--org",
+        "rescue",
+        "--name",
+        "Night Shift",
+        "--clone-from",
+        "member",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "night_shift");
+    let out = run(&["role", "create", "--org", "rescue", "--name", "night shift"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Night Shift"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 mod store_level {
     use super::*;
     crate::store_suite!(
         preset_sync_brings_existing_orgs_to_the_changed_preset,
         new_orgs_are_created_in_sync,
+        concurrent_syncs_apply_each_change_once,
+        cli_creates_roles_by_name,
     );
 }
 
