@@ -15,6 +15,11 @@
 //! scope = "workspace"                    # org | workspace | resource:<type>
 //! kind = "plain"                         # plain | module | override | derived
 //! description = "View dashboards"
+//! # override: lifts = "all" | "module_policies", relation = "invited",
+//! #   bound_only = true (lifts only through a binding at the resource)
+//! # derived: rule = { any = ["granted", { relation = "self" }] }; atoms
+//! #   "granted", { grant = "k" }, { relation = "r" }, { any_relation = [..] },
+//! #   "role_available" (the query's `assignment` names an available role)
 //!
 //! [[roles]]                              # the role id is its key
 //! key = "view_manager"
@@ -25,7 +30,7 @@
 //! deny = []
 //! modules = { "status_board.write" = "deny" }   # module policies
 //! sets = []                              # attached permission sets
-//! attributes = { selection_lists = ["reader"] }
+//! attributes = { selection_lists = ["reader"], single_holder = true }
 //!
 //! [defaults]
 //! allow = []
