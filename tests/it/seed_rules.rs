@@ -254,22 +254,29 @@ fn preset_sync_brings_existing_orgs_to_the_changed_preset(db: &TestDb) {
 
 fn new_orgs_are_created_in_sync(db: &TestDb) {
     let store = db.store();
-    let org = store
-        .write_blocking(|c| {
-            rollcall::service::orgs::create(
-                c,
-                &rollcall::service::Ctx::new(rollcall::domain::audit::Actor::cli(), None),
-                rollcall::service::orgs::NewOrg {
-                    slug: "fresh".into(),
-                    name: None,
-                    preset: Some("permission-profiles".into()),
-                },
-            )
-        })
-        .unwrap();
+    let mut orgs = Vec::new();
+    for preset in Preset::names() {
+        let org = store
+            .write_blocking(|c| {
+                rollcall::service::orgs::create(
+                    c,
+                    &rollcall::service::Ctx::new(rollcall::domain::audit::Actor::cli(), None),
+                    rollcall::service::orgs::NewOrg {
+                        slug: format!("fresh-{preset}"),
+                        name: None,
+                        preset: Some((*preset).to_owned()),
+                    },
+                )
+            })
+            .unwrap();
+        orgs.push(org);
+    }
     store.migrate().unwrap();
-    assert_eq!(preset_events(db, &org.id), 0);
-    // With the record gone, the comparison runs and finds nothing either.
+    for org in &orgs {
+        assert_eq!(preset_events(db, &org.id), 0, "{}", org.slug);
+    }
+    // With the records gone, the comparison runs and finds nothing either:
+    // every preset's stored copy equals its text.
     store
         .write_blocking(|c| -> Result<_, StoreError> {
             use diesel::prelude::*;
@@ -278,7 +285,13 @@ fn new_orgs_are_created_in_sync(db: &TestDb) {
         })
         .unwrap();
     store.migrate().unwrap();
-    assert_eq!(preset_events(db, &org.id), 0);
+    for org in &orgs {
+        assert_eq!(preset_events(db, &org.id), 0, "{}", org.slug);
+        let after = store
+            .read_blocking(|c| store::orgs::by_id(c, &org.id))
+            .unwrap();
+        assert_eq!(after.policy_version, org.policy_version, "{}", org.slug);
+    }
 }
 
 /// Several nodes migrating at once apply each org's plan exactly once.
