@@ -250,6 +250,23 @@ enum RoleCmd {
         org: OrgArg,
         role: String,
     },
+    /// Create a custom role (profile) by name; its key is derived from the
+    /// name unless `--key` is given. Prints the key.
+    Create {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Display name (required).
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// Machine key ([a-z0-9_]+) instead of the derived one.
+        #[arg(long)]
+        key: Option<String>,
+        /// Start from this role's grants and settings.
+        #[arg(long)]
+        clone_from: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -747,6 +764,30 @@ fn role(store: &Store, cmd: RoleCmd) -> anyhow::Result<()> {
                 Ok(service::roles::role_view(r, &op.policy))
             })?;
             println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        RoleCmd::Create {
+            org,
+            name,
+            description,
+            key,
+            clone_from,
+        } => {
+            let view = store.write_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::roles::create_role(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    service::roles::RoleInput {
+                        key,
+                        name: Some(name),
+                        description,
+                        clone_from,
+                        ..Default::default()
+                    },
+                )
+            })?;
+            println!("{}", view["key"].as_str().unwrap_or_default());
         }
     }
     Ok(())

@@ -195,14 +195,38 @@ pub fn create_role(
     a.require(gate::ROLES_MANAGE)?;
     let (ctx, org, authority) = (a.ctx, a.org, a.authority);
     let mut records = store::policy::load(conn, &org.id)?;
-    let key = input
-        .key
-        .clone()
-        .ok_or_else(|| AppError::bad_request("a role needs a `key` ([a-z0-9_]+)"))?;
-    if records.roles.iter().any(|r| r.key.as_str() == key) {
+    // Seed 001: "Permission profile name (required) … description
+    // (optional)". The key is derived from the name unless one is given.
+    let (key, derived) = match (&input.key, &input.name) {
+        (Some(key), _) => (key.clone(), false),
+        (None, Some(name)) => {
+            let name = crate::domain::Label::parse("name", name)?;
+            let key = authz::key_from_name(name.as_str()).ok_or_else(|| {
+                AppError::bad_request(format!(
+                    "no key can be derived from the name {:?} (it needs ASCII letters or digits); give a `key` ([a-z0-9_]+)",
+                    name.as_str()
+                ))
+            })?;
+            (key.as_str().to_owned(), true)
+        }
+        (None, None) => {
+            return Err(AppError::bad_request(
+                "a role needs a `name` (its key is derived from it) or a `key` ([a-z0-9_]+)",
+            ));
+        }
+    };
+    if let Some(existing) = records.roles.iter().find(|r| r.key.as_str() == key) {
+        let hint = if derived {
+            "; choose another name or give a `key`"
+        } else {
+            ""
+        };
         return Err(AppError::Conflict {
             code: "already_exists",
-            message: format!("role `{key}` already exists"),
+            message: format!(
+                "role `{key}` already exists: {:?} (id {}){hint}",
+                existing.name, existing.id
+            ),
         });
     }
     let id = RoleId::new(uuid::Uuid::now_v7().to_string());

@@ -25,6 +25,7 @@ pub mod migrations;
 pub mod notify;
 pub mod orgs;
 pub mod policy;
+pub mod preset_sync;
 pub mod schema;
 pub mod scim;
 pub mod users;
@@ -198,6 +199,16 @@ impl Store {
         // Stored foldings SQL cannot compute (see the migration
         // `…_scim_folded_names`): filled here so both backends get them.
         scim::refold_user_names(&mut conn.conn)?;
+        // Preset text changes reach existing orgs' built-in records.
+        let synced = preset_sync::sync_all(&mut conn.conn, now())?;
+        if synced.compared > 0 {
+            tracing::info!(
+                orgs = synced.compared,
+                changes = synced.changes,
+                failed = synced.failed,
+                "brought orgs' built-in roles and catalogue to their preset"
+            );
+        }
         if let Some(done) = identifier_keys::recompute_if_needed(&mut conn.conn, now())? {
             tracing::info!(
                 changed = done.changed,

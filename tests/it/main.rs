@@ -15,5 +15,6 @@ mod races;
 mod scim_cursor;
 mod scim_listing;
 mod scim_replay;
+mod seed_rules;
 mod shutdown;
 mod store_conformance;

@@ -52,14 +52,17 @@ pub use ids::{
     RoleId, RoleKey, SetId, UserId, WorkspaceId,
 };
 pub use policy::{APPLICATION, Policy, PolicyError};
-pub use presets::{Preset, PresetError};
-pub use role::{Grant, OrgDefaults, PermissionSet, Role, VisibilityMode};
+pub use presets::{Preset, PresetChange, PresetError, plan_sync};
+pub use role::{
+    DERIVED_KEY_MAX, Grant, OrgDefaults, PermissionSet, Role, SINGLE_HOLDER, VisibilityMode,
+    key_from_name,
+};
 pub use sources::{
     CurrentBinding, GroupMapping, MappedBinding, MappingKind, Refusal, RoleResolution,
     RoleResolutionInput, RolesManagedBy, ScimRole, WorkspaceUpdate, check_admin_role_edit,
     resolve_org_role, workspace_pick,
 };
 pub use subject::{
-    Binding, BindingScope, BindingSource, IndividualOverride, Principal, Query, ResourceRef,
-    Subject, UserStatus, WorkspaceAccess, WorkspaceList,
+    Assignment, Binding, BindingScope, BindingSource, IndividualOverride, Principal, Query,
+    ResourceRef, Subject, UserStatus, WorkspaceAccess, WorkspaceList,
 };
