@@ -1,0 +1,164 @@
+//! Who and what the admin lists of seeds 002 and 004 show — rules with no
+//! I/O, so the store only narrows candidates and these functions decide.
+//!
+//! - **Permission sets** (seed 002, "Search for an existing Permission Set by
+//!   Name or Application … You may not see an Application on this list if
+//!   you have not been granted build access to that application"):
+//!   [`find_sets`] matches a search text against a set's name or
+//!   application, an optional exact application, and keeps only sets of
+//!   applications the viewer holds `app.build` on (the same check as
+//!   editing one, [`can_edit_set`](super::can_edit_set)).
+//! - **RACI selection lists** (seed 004, "It indicates that your name
+//!   appears in the Manager selection list when you create or change
+//!   items"): a role puts its holders on the lists named in its
+//!   `selection_lists` attribute; [`on_selection_list`] says whether a user
+//!   is on one list of one workspace: active and holding a binding *on that
+//!   workspace* to such a role (directly or through a group). Such a binding
+//!   also makes the workspace visible to them (SPEC §2, visibility `no`:
+//!   "workspaces bound to the user"), so nobody is offered in a workspace
+//!   they cannot see. Org-level roles put nobody on a list: the lists are
+//!   about who works in a workspace.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::engine::CheckError;
+use super::grant::can_edit_set;
+use super::ids::{ResourceId, RoleId, WorkspaceId};
+use super::policy::Policy;
+use super::role::{PermissionSet, Role};
+use super::subject::{BindingScope, Subject, UserStatus};
+
+/// The role attribute naming the RACI selection lists its holders are on.
+pub const SELECTION_LISTS: &str = "selection_lists";
+
+/// What a permission-set search asks for.
+#[derive(Debug, Clone, Default)]
+pub struct SetSearch {
+    /// Case-insensitive substring of the set's name or its application.
+    pub text: Option<String>,
+    /// Only sets of this application (exact id).
+    pub application: Option<ResourceId>,
+}
+
+/// The sets matching `search` that `viewer` may see, in the policy's order.
+/// `viewer` is `None` for the host's operator (the CLI, instance admins),
+/// who sees every set.
+pub fn find_sets<'p>(
+    policy: &'p Policy,
+    viewer: Option<&Subject>,
+    search: &SetSearch,
+) -> Result<Vec<&'p PermissionSet>, CheckError> {
+    let text = search
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(crate::domain::names::comparison_key);
+    let mut out = Vec::new();
+    for set in policy.sets() {
+        if search
+            .application
+            .as_ref()
+            .is_some_and(|a| *a != set.application)
+        {
+            continue;
+        }
+        if let Some(t) = &text {
+            let name = crate::domain::names::comparison_key(&set.name);
+            let application = crate::domain::names::comparison_key(set.application.as_str());
+            if !name.contains(t.as_str()) && !application.contains(t.as_str()) {
+                continue;
+            }
+        }
+        if let Some(subject) = viewer {
+            match can_edit_set(policy, subject, set) {
+                Ok(()) => {}
+                Err(super::GrantError::Check(e)) => return Err(e),
+                Err(_) => continue,
+            }
+        }
+        out.push(set);
+    }
+    Ok(out)
+}
+
+/// One of seed 004's four RACI selection lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SelectionList {
+    Manager,
+    Responsible,
+    Editor,
+    Reader,
+}
+
+impl SelectionList {
+    pub const ALL: [SelectionList; 4] = [
+        SelectionList::Manager,
+        SelectionList::Responsible,
+        SelectionList::Editor,
+        SelectionList::Reader,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelectionList::Manager => "manager",
+            SelectionList::Responsible => "responsible",
+            SelectionList::Editor => "editor",
+            SelectionList::Reader => "reader",
+        }
+    }
+}
+
+impl fmt::Display for SelectionList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SelectionList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SelectionList::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                format!("selection list `{s}` does not exist; the lists are manager, responsible, editor, reader")
+            })
+    }
+}
+
+/// Whether `role` puts its holders on `list` (its `selection_lists`
+/// attribute names it).
+pub fn role_on_list(role: &Role, list: SelectionList) -> bool {
+    role.attributes
+        .get(SELECTION_LISTS)
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|lists| lists.iter().any(|l| l.as_str() == Some(list.as_str())))
+}
+
+/// The roles whose holders are on `list`.
+pub fn roles_on_list(policy: &Policy, list: SelectionList) -> Vec<RoleId> {
+    policy
+        .roles()
+        .filter(|r| role_on_list(r, list))
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+/// Whether the user is on `list` in `workspace`: active and holding a
+/// binding on that workspace to a role that puts them on the list.
+pub fn on_selection_list(
+    policy: &Policy,
+    subject: &Subject,
+    workspace: &WorkspaceId,
+    list: SelectionList,
+) -> bool {
+    subject.status == UserStatus::Active
+        && subject.bindings.iter().any(|b| {
+            matches!(&b.scope, BindingScope::Workspace { workspace: w } if w == workspace)
+                && policy
+                    .role(b.role.as_str())
+                    .is_some_and(|r| role_on_list(r, list))
+        })
+}
