@@ -523,6 +523,58 @@ async fn create_item_is_answered_per_workspace(backend: Backend) {
     assert_eq!(check(&cody, "other").await["allowed"], false);
 }
 
+mod cli {
+    /// `rollcall role users` lists the holders of a role from the host.
+    fn role_users_from_the_cli(db: &crate::support::TestDb) {
+        let run = |args: &[&str]| {
+            let dir = tempfile::tempdir().unwrap();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+                .args(args)
+                .current_dir(dir.path())
+                .env("DATABASE_URL", &db.url)
+                .env_remove("ROLLCALL_ENV")
+                .env("ROLLCALL__LOG__LEVEL", "warn")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        run(&["org", "create", "acme"]);
+        for (email, role) in [
+            ("ada@example.com", "admin"),
+            ("bea@example.com", "read_only"),
+            ("cy@example.com", "admin"),
+        ] {
+            run(&[
+                "user", "create", "--org", "acme", "--email", email, "--role", role,
+            ]);
+        }
+        let lines = |out: String| -> Vec<String> {
+            out.lines()
+                .map(|l| l.split('\t').nth(1).unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            lines(run(&["role", "users", "--org", "acme", "Admin"])),
+            ["ada@example.com", "cy@example.com"]
+        );
+        assert_eq!(
+            lines(run(&[
+                "role", "users", "--org", "acme", "admin", "--search", "CY"
+            ])),
+            ["cy@example.com"]
+        );
+        let out = run(&["role", "users", "--org", "acme", "read_only"]);
+        assert!(out.contains("bea@example.com\tactive\tthe organisation"), "{out}");
+    }
+
+    crate::store_suite!(role_users_from_the_cli);
+}
+
 crate::http_suite!(
     permission_sets_are_searched_and_hidden_without_build_access,
     a_role_shows_its_sets_and_pages_its_users,
