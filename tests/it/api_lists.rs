@@ -569,7 +569,10 @@ mod cli {
             ["cy@example.com"]
         );
         let out = run(&["role", "users", "--org", "acme", "read_only"]);
-        assert!(out.contains("bea@example.com\tactive\tthe organisation"), "{out}");
+        assert!(
+            out.contains("bea@example.com\tactive\tthe organisation"),
+            "{out}"
+        );
     }
 
     crate::store_suite!(role_users_from_the_cli);

@@ -48,7 +48,9 @@ fn page_json(
 
 /// The users holding a role — at any scope, directly or through a group —
 /// in creation order, each with the bindings that give it (`items`,
-/// `next_cursor` as in the user listing).
+/// `next_cursor` as in the user listing). Needs `gateway.access.read`:
+/// who holds a role is access data, like a user's access answer, and
+/// the product's `access_reader` key shows it beside the role.
 #[utoipa::path(
     tag = "roles",
     params(("org" = String, Path), ("role" = String, Path, description = "Role key, id or name"), RoleUsersParams),
@@ -82,7 +84,10 @@ pub async fn list_role_users(
 /// A RACI selection list of a workspace (`manager`, `responsible`, `editor`
 /// or `reader`): the active users whose workspace role, bound on this
 /// workspace, puts them on it (the role attribute `selection_lists`), each
-/// with those bindings; searchable and paged like the user listing.
+/// with those bindings; searchable and paged like the user listing. Needs
+/// `gateway.access.read`: the lists are derived from role bindings (access
+/// data), and the product's `access_reader` key fills its item pickers
+/// from them.
 #[utoipa::path(
     tag = "workspaces",
     params(("org" = String, Path), ("workspace" = String, Path, description = "Workspace slug or id"), ("list" = String, Path, description = "manager, responsible, editor or reader"), SelectionListParams),
