@@ -7,6 +7,9 @@
 //! All three are reads of access, so they need `gateway.access.read` — the
 //! permission of the product's `access_reader` key, which fills its pickers
 //! (selection lists) and role screens from them, and of every administrator.
+//! The set search also answers builders of any application (`app.build`),
+//! as seed 002's builders search sets: it only ever shows sets of the
+//! applications the caller builds.
 
 use serde_json::Value;
 
@@ -33,9 +36,25 @@ pub struct SetSearchInput {
 }
 
 /// The org's permission sets matching the search, hiding those of
-/// applications the caller may not build (seed 002).
+/// applications the caller may not build (seed 002). Readers of access may
+/// search; so may builders of any application (they see only their own
+/// applications' sets either way).
 pub fn find_sets(a: &Acting<'_>, input: SetSearchInput) -> Result<Vec<Value>, AppError> {
-    a.require(gate::ACCESS_READ)?;
+    if let Err(refused) = a.require(gate::ACCESS_READ) {
+        let builds = match a.authority.subject() {
+            Some(s) => authz::builds_some_application(&a.op.policy, s).map_err(check_error)?,
+            None => true,
+        };
+        if !builds {
+            return Err(match refused {
+                AppError::Forbidden(m) => AppError::Forbidden(format!(
+                    "{m}; nor does it build any application ({})",
+                    authz::APP_BUILD
+                )),
+                other => other,
+            });
+        }
+    }
     let search = SetSearch {
         text: input.search,
         application: input

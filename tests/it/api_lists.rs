@@ -162,9 +162,15 @@ async fn permission_sets_are_searched_and_hidden_without_build_access(backend: B
         ["Review Incident"]
     );
     assert!(list(key.clone(), "?search=nothing").await.is_empty());
-    // A builder of `orders` who may read access sees only that
-    // application's sets, whatever they search for.
+    // A builder of `orders` searches the sets of what they build, without
+    // reading all access; given gateway.access.read too, they still see
+    // only that application's sets, whatever they search for.
     let bob = user(&app, &key, "flows", "bob", "member").await;
+    let bob_key = app.personal_key("flows", "bob");
+    let r = app
+        .get("/api/v1/orgs/flows/permission-sets", &bob_key)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let r = app
         .post(
             &format!("/api/v1/orgs/flows/users/{bob}/bindings"),
@@ -173,6 +179,8 @@ async fn permission_sets_are_searched_and_hidden_without_build_access(backend: B
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(list(bob_key.clone(), "").await, ["Log New Order"]);
+    assert!(list(bob_key.clone(), "?search=incident").await.is_empty());
     let r = app
         .post(
             &format!("/api/v1/orgs/flows/users/{bob}/overrides"),
@@ -181,16 +189,14 @@ async fn permission_sets_are_searched_and_hidden_without_build_access(backend: B
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let bob_key = app.personal_key("flows", "bob");
     assert_eq!(list(bob_key.clone(), "").await, ["Log New Order"]);
     assert!(list(bob_key.clone(), "?search=incident").await.is_empty());
     assert!(list(bob_key, "?application=incidents").await.is_empty());
     // A key reading access without building anything sees no set.
     let product = reader_key(&app, &key, "flows").await;
     assert!(list(product, "").await.is_empty());
-    // Without gateway.access.read: refused, naming it.
-    let carl = user(&app, &key, "flows", "carl", "member").await;
-    let _ = carl;
+    // Neither reading access nor building anything: refused, naming both.
+    user(&app, &key, "flows", "carl", "member").await;
     let r = app
         .get(
             "/api/v1/orgs/flows/permission-sets",
@@ -203,6 +209,7 @@ async fn permission_sets_are_searched_and_hidden_without_build_access(backend: B
         "{}",
         r.text
     );
+    assert!(message(&r.body).contains("app.build"), "{}", r.text);
 }
 
 async fn a_role_shows_its_sets_and_pages_its_users(backend: Backend) {

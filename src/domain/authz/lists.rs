@@ -7,7 +7,8 @@
 //!   [`find_sets`] matches a search text against a set's name or
 //!   application, an optional exact application, and keeps only sets of
 //!   applications the viewer holds `app.build` on (the same check as
-//!   editing one, [`can_edit_set`](super::can_edit_set)).
+//!   editing one, [`can_edit_set`](super::can_edit_set)). Builders may
+//!   search without reading all access: [`builds_some_application`].
 //! - **RACI selection lists** (seed 004, "It indicates that your name
 //!   appears in the Manager selection list when you create or change
 //!   items"): a role puts its holders on the lists named in its
@@ -22,12 +23,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::engine::CheckError;
-use super::grant::can_edit_set;
-use super::ids::{ResourceId, RoleId, WorkspaceId};
-use super::policy::Policy;
+use std::collections::BTreeSet;
+
+use super::engine::{CheckError, check};
+use super::grant::{APP_BUILD, can_edit_set};
+use super::ids::{ResourceId, ResourceType, RoleId, WorkspaceId};
+use super::policy::{APPLICATION, Policy};
 use super::role::{PermissionSet, Role};
-use super::subject::{BindingScope, Subject, UserStatus};
+use super::subject::{BindingScope, Query, Subject, UserStatus};
 
 /// The role attribute naming the RACI selection lists its holders are on.
 pub const SELECTION_LISTS: &str = "selection_lists";
@@ -81,6 +84,36 @@ pub fn find_sets<'p>(
         out.push(set);
     }
     Ok(out)
+}
+
+/// Whether `subject` builds at least one application — holds `app.build`
+/// on an application named by one of its resource bindings, individual
+/// overrides or the org's sets, or on every application (an org-level
+/// grant, tried on an application nobody named). Seed 002's builders
+/// search the sets of what they build without reading all access.
+pub fn builds_some_application(policy: &Policy, subject: &Subject) -> Result<bool, CheckError> {
+    let application = ResourceType::parse(APPLICATION).expect("valid resource type");
+    let named = |scope: &BindingScope| match scope {
+        BindingScope::Resource { resource_type, id } if *resource_type == application => {
+            Some(id.clone())
+        }
+        _ => None,
+    };
+    let mut candidates: BTreeSet<ResourceId> = subject
+        .bindings
+        .iter()
+        .filter_map(|b| named(&b.scope))
+        .chain(subject.overrides.iter().filter_map(|o| named(&o.scope)))
+        .chain(policy.sets().map(|s| s.application.clone()))
+        .collect();
+    candidates.insert(ResourceId::new("*"));
+    for id in candidates {
+        let query = Query::of(APP_BUILD).on(application.clone(), id);
+        if check(policy, subject, &query)?.allowed {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// One of seed 004's four RACI selection lists.

@@ -56,8 +56,8 @@ pub use ids::{
     RoleId, RoleKey, SetId, UserId, WorkspaceId,
 };
 pub use lists::{
-    SELECTION_LISTS, SelectionList, SetSearch, find_sets, on_selection_list, role_on_list,
-    roles_on_list,
+    SELECTION_LISTS, SelectionList, SetSearch, builds_some_application, find_sets,
+    on_selection_list, role_on_list, roles_on_list,
 };
 pub use policy::{APPLICATION, Policy, PolicyError};
 pub use presets::{Preset, PresetError};

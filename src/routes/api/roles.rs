@@ -129,11 +129,12 @@ pub struct SetListParams {
 }
 
 /// Permission sets, searched by name or application (seed 002). Reading
-/// them is reading access (`gateway.access.read`); the list shows only sets
-/// of applications the caller may build (`app.build` on the application),
-/// as the seed's Build → Access screen does — the sets a role carries stay
-/// visible in the role's answer.
-#[utoipa::path(tag = "roles", params(("org" = String, Path), SetListParams), responses((status = 200, description = "OK", body = Vec<Object>), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.access.read"))))]
+/// them is reading access (`gateway.access.read`), and seed 002's builders
+/// search them too, so `app.build` on any application also admits the
+/// caller. Either way the list shows only sets of applications the caller
+/// may build (`app.build` on the application), as the seed's Build → Access
+/// screen does — the sets a role carries stay visible in the role's answer.
+#[utoipa::path(tag = "roles", params(("org" = String, Path), SetListParams), responses((status = 200, description = "OK", body = Vec<Object>), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.access.read or app.build"))))]
 #[get("/orgs/{org}/permission-sets")]
 pub async fn list_sets(
     access: OrgAccess,

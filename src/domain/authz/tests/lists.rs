@@ -109,6 +109,32 @@ fn the_list_hides_sets_of_applications_the_viewer_cannot_build() {
     assert_eq!(find_sets(&policy, None, &all).unwrap().len(), 3);
 }
 
+#[test]
+fn builders_of_any_application_may_search_sets() {
+    let policy = sets_policy();
+    assert!(builds_some_application(&policy, &builder_of("orders")).unwrap());
+    // An application with no sets yet counts too.
+    assert!(builds_some_application(&policy, &builder_of("new_app")).unwrap());
+    let member = Subject::active().bind("b0", "member", BindingScope::Org);
+    assert!(!builds_some_application(&policy, &member).unwrap());
+    // An org-level grant builds every application, sets or not.
+    let admin = Subject::active().bind("b0", "system_admin", BindingScope::Org);
+    assert!(builds_some_application(&preset_policy("permission-sets"), &admin).unwrap());
+    // So does an individual allow on one application.
+    let mut given = member.clone();
+    given.overrides.push(IndividualOverride {
+        id: OverrideId::from("o1"),
+        permission: key("app.build"),
+        grant: Grant::Allow,
+        scope: BindingScope::resource(rtype("application"), "crm"),
+    });
+    assert!(builds_some_application(&policy, &given).unwrap());
+    // Suspended builders build nothing.
+    let mut suspended = builder_of("orders");
+    suspended.status = UserStatus::Suspended;
+    assert!(!builds_some_application(&policy, &suspended).unwrap());
+}
+
 fn in_workspace(role: &str, workspace: &str) -> Subject {
     Subject::active()
         .bind("b0", "user", BindingScope::Org)
