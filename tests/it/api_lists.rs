@@ -212,6 +212,25 @@ async fn permission_sets_are_searched_and_hidden_without_build_access(backend: B
     assert!(message(&r.body).contains("app.build"), "{}", r.text);
 }
 
+async fn presets_without_applications_list_no_sets(backend: Backend) {
+    // The analytics preset has no applications (no `app.build`): the list
+    // is empty for readers of access, and a key that neither reads access
+    // nor builds gets a 403 — never a 400 about the catalogue.
+    let app = TestApp::spawn(backend).await;
+    let key = app.org_with_key("acme");
+    let r = app.get("/api/v1/orgs/acme/permission-sets", &key).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body, json!([]));
+    user(&app, &key, "acme", "ro", "integrations_manager").await;
+    let r = app
+        .get(
+            "/api/v1/orgs/acme/permission-sets",
+            &app.personal_key("acme", "ro"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+}
+
 async fn a_role_shows_its_sets_and_pages_its_users(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.org_with_preset("flows", "permission-sets");
@@ -587,6 +606,7 @@ mod cli {
 
 crate::http_suite!(
     permission_sets_are_searched_and_hidden_without_build_access,
+    presets_without_applications_list_no_sets,
     a_role_shows_its_sets_and_pages_its_users,
     workspace_selection_lists_follow_the_workspace_roles,
     create_item_is_answered_per_workspace,

@@ -58,6 +58,12 @@ pub fn find_sets<'p>(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(crate::domain::names::comparison_key);
+    // A preset without applications has no build access to grant: nobody
+    // but the operator builds anything there.
+    let viewer = match viewer {
+        Some(_) if policy.permission(APP_BUILD).is_none() => return Ok(Vec::new()),
+        other => other,
+    };
     let mut out = Vec::new();
     for set in policy.sets() {
         if search
@@ -92,6 +98,9 @@ pub fn find_sets<'p>(
 /// grant, tried on an application nobody named). Seed 002's builders
 /// search the sets of what they build without reading all access.
 pub fn builds_some_application(policy: &Policy, subject: &Subject) -> Result<bool, CheckError> {
+    if policy.permission(APP_BUILD).is_none() {
+        return Ok(false);
+    }
     let application = ResourceType::parse(APPLICATION).expect("valid resource type");
     let named = |scope: &BindingScope| match scope {
         BindingScope::Resource { resource_type, id } if *resource_type == application => {

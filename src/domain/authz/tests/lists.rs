@@ -135,6 +135,20 @@ fn builders_of_any_application_may_search_sets() {
     assert!(!builds_some_application(&policy, &suspended).unwrap());
 }
 
+#[test]
+fn presets_without_applications_build_nothing() {
+    // No `app.build` in the catalogue: nobody builds, nothing is listed,
+    // and neither question is an error.
+    let policy = preset_policy("analytics");
+    let owner = Subject::active().bind("b0", "owner", BindingScope::Org);
+    assert!(!builds_some_application(&policy, &owner).unwrap());
+    assert!(
+        find_sets(&policy, Some(&owner), &SetSearch::default())
+            .unwrap()
+            .is_empty()
+    );
+}
+
 fn in_workspace(role: &str, workspace: &str) -> Subject {
     Subject::active()
         .bind("b0", "user", BindingScope::Org)
