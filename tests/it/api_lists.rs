@@ -229,6 +229,20 @@ async fn presets_without_applications_list_no_sets(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // Nor has it RACI roles: every selection list is empty.
+    let r = app
+        .post("/api/v1/orgs/acme/workspaces", &key, json!({"slug": "ws"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    user(&app, &key, "acme", "boss", "owner").await;
+    let r = app
+        .get(
+            "/api/v1/orgs/acme/workspaces/ws/selection-lists/manager",
+            &key,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body, json!({"items": [], "next_cursor": null}));
 }
 
 async fn a_role_shows_its_sets_and_pages_its_users(backend: Backend) {
