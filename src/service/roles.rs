@@ -155,14 +155,23 @@ fn may_define(
     }
 }
 
-/// What the API and audit show of a role: its settings and grant matrix.
+/// What the API and audit show of a role: its settings, grant matrix and
+/// the permission sets attached to it, each with its application and the
+/// permissions it holds (seed 002: "you can also see all the Permission
+/// Sets that are attached to that Role, and the permissions that
+/// correspond to each Permission Set").
 pub fn role_view(role: &Role, policy: &Policy) -> Value {
     let sets: Vec<Value> = role
         .permission_sets
         .iter()
-        .map(|s| {
-            let name = policy.set(s.as_str()).map(|x| x.name.clone());
-            serde_json::json!({"id": s, "name": name})
+        .map(|s| match policy.set(s.as_str()) {
+            Some(set) => serde_json::json!({
+                "id": s,
+                "name": set.name,
+                "application": set.application,
+                "permissions": set.permissions,
+            }),
+            None => serde_json::json!({"id": s, "name": null}),
         })
         .collect();
     serde_json::json!({

@@ -7,6 +7,7 @@ mod support;
 mod api_authz;
 mod api_escalation;
 mod api_foundation;
+mod api_lists;
 mod api_scim;
 mod cache_invalidation;
 mod cli;
