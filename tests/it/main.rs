@@ -10,3 +10,4 @@ mod api_scim;
 mod cli;
 mod scim_replay;
 mod store_conformance;
+mod store_resilience;

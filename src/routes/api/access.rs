@@ -34,10 +34,11 @@ pub async fn set_role(
 ) -> Result<HttpResponse, AppError> {
     access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
+    let role = body.into_inner().role;
     let view = state
         .store
         .write(move |c| {
-            access::set_org_role(c, &access.acting(), &id, &body.role)?;
+            access::set_org_role(c, &access.acting(), &id, &role)?;
             access::access_view(c, &access.org, &access.policy, &id, None)
         })
         .await?;
