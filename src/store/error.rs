@@ -103,6 +103,16 @@ impl From<DieselError> for StoreError {
                     _ => StoreError::Database(message),
                 }
             }
+            // COMMIT failed and so did the rollback after it: what counts is
+            // why the commit failed (a lost connection is Unavailable).
+            DieselError::RollbackErrorOnCommit { commit_error, .. } => {
+                StoreError::from(*commit_error)
+            }
+            // The connection's transaction state is lost, mostly with the
+            // connection itself; the pool discards such a connection.
+            DieselError::BrokenTransactionManager => {
+                StoreError::Unavailable("the database connection is in a broken state".to_owned())
+            }
             DieselError::SerializationError(e) | DieselError::DeserializationError(e) => {
                 StoreError::Corrupt(e.to_string())
             }

@@ -306,7 +306,9 @@ impl Store {
                     connect_sqlite(&path, false)
                         .map_err(|e| StoreError::Connect(format!("{redacted}: {e}")))
                 });
-                writer = Some(Arc::new(SqliteWriter::start(open)?));
+                let w = SqliteWriter::start(open)?;
+                w.start_checkpointer()?;
+                writer = Some(Arc::new(w));
                 Backend::Sqlite
             }
         };
@@ -455,7 +457,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         if let Some(w) = &self.writer {
-            return w.run(f).await?;
+            return w.run(f).await;
         }
         let store = self.clone();
         crate::telemetry::spawn_blocking_in_span(move || store.with_retry(Mode::Write, f))

@@ -142,6 +142,65 @@ fn sqlite_concurrent_read_then_write_transactions_all_succeed_in_turn() {
     assert_eq!((count, distinct, max), (total, total, total));
 }
 
+fn cli(db_url: &str, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(args)
+        .current_dir(dir.path())
+        .env("DATABASE_URL", db_url)
+        .env_remove("ROLLCALL_ENV")
+        .env("ROLLCALL__LOG__LEVEL", "warn")
+        .output()
+        .unwrap()
+}
+
+/// Another process on the same file (the CLI beside a running server) waits
+/// for the write lock — and, when it is held past the busy timeout, says why.
+#[test]
+fn the_cli_waits_for_another_writer_then_says_who_holds_the_lock() {
+    let db = TestDb::sqlite();
+    let path = db.url.strip_prefix("sqlite://").unwrap().to_owned();
+    let hold = |secs: f64| {
+        let path = path.clone();
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let mut other = SqliteConnection::establish(&path).unwrap();
+            diesel::connection::SimpleConnection::batch_execute(&mut other, "BEGIN IMMEDIATE")
+                .unwrap();
+            locked_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_secs_f64(secs));
+            diesel::connection::SimpleConnection::batch_execute(&mut other, "ROLLBACK").unwrap();
+        });
+        locked_rx.recv().unwrap();
+        holder
+    };
+    // Held for a moment: the CLI waits, then succeeds.
+    let holder = hold(1.0);
+    let t0 = std::time::Instant::now();
+    let out = cli(&db.url, &["org", "create", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "it did not wait"
+    );
+    holder.join().unwrap();
+    // Held past the busy timeout: a clear message, not a crash.
+    let wait = rollcall::store::SQLITE_BUSY_TIMEOUT.as_secs_f64();
+    let holder = hold(wait + 3.0);
+    let out = cli(&db.url, &["org", "create", "beta"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("another process") && stderr.contains("write lock"),
+        "{stderr}"
+    );
+    holder.join().unwrap();
+}
+
 /// Many clients provisioning at once through the real server, SCIM and the
 /// admin API mixed, released together: not one request fails.
 async fn concurrent_writes_through_the_server_all_succeed(backend: Backend) {
