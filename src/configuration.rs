@@ -167,6 +167,9 @@ struct RawScim {
     bulk_max_payload_bytes: usize,
     rate_limit_per_second: u32,
     rate_limit_burst: u32,
+    cursor_key: Option<SecretString>,
+    cursor_key_file: Option<PathBuf>,
+    cursor_timeout_secs: u64,
 }
 
 // ---------------------------------------------------------------- validated
@@ -224,6 +227,52 @@ pub struct ScimSettings {
     pub bulk_max_payload_bytes: usize,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// The key that signs SCIM paging cursors (RFC 9865): the SHA-256 of
+    /// `scim.cursor_key`, or random per process when none is configured.
+    pub cursor_key: CursorKey,
+    /// How long a cursor stays valid (advertised as `cursorTimeout`).
+    pub cursor_timeout: Duration,
+}
+
+/// The 32-byte key for cursor MACs; never printed.
+#[derive(Clone)]
+pub struct CursorKey {
+    bytes: [u8; 32],
+    /// `true` when no key was configured and this one was generated.
+    pub generated: bool,
+}
+
+impl CursorKey {
+    /// A key derived from configured secret text (any length).
+    pub fn from_secret(secret: &str) -> CursorKey {
+        use sha2::{Digest, Sha256};
+        CursorKey {
+            bytes: Sha256::digest(secret.as_bytes()).into(),
+            generated: false,
+        }
+    }
+
+    /// A random key for this process only.
+    pub fn generate() -> CursorKey {
+        CursorKey {
+            bytes: rand::random(),
+            generated: true,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.generated {
+            "CursorKey(generated)"
+        } else {
+            "CursorKey(configured)"
+        })
+    }
 }
 
 /// Which database, chosen from the URL scheme. A URL without a scheme we know is
@@ -380,6 +429,27 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        let cursor_secret = match (&s.cursor_key_file, &s.cursor_key) {
+            (Some(path), _) => Some(read_secret_file("scim.cursor_key_file", path)?),
+            (None, Some(key)) => Some(key.expose_secret().to_owned()),
+            (None, None) => None,
+        };
+        let cursor_key = match cursor_secret.as_deref().map(str::trim) {
+            None | Some("") => CursorKey::generate(),
+            Some(k) if k.len() < 32 => {
+                return Err(ConfigError::invalid(
+                    "scim.cursor_key",
+                    "must be at least 32 characters (random, the same on every node)",
+                ));
+            }
+            Some(k) => CursorKey::from_secret(k),
+        };
+        if s.cursor_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "scim.cursor_timeout_secs",
+                "must be at least 1",
+            ));
+        }
         Ok(Settings {
             server: ServerSettings {
                 host: raw.server.host.trim().to_owned(),
@@ -408,6 +478,8 @@ impl Settings {
                 bulk_max_payload_bytes: s.bulk_max_payload_bytes,
                 rate_limit_per_second: s.rate_limit_per_second,
                 rate_limit_burst: s.rate_limit_burst.max(1),
+                cursor_key,
+                cursor_timeout: Duration::from_secs(s.cursor_timeout_secs),
             },
         })
     }
@@ -422,7 +494,8 @@ impl Settings {
              [log]\nlevel = {level:?}\nformat = {format:?}\n\n\
              [auth]\ntoken_cache_secs = {cache}\n\n\
              [scim]\ndefault_page_size = {dps}\nmax_page_size = {mps}\nbulk_max_operations = {bmo}\n\
-             bulk_max_payload_bytes = {bmp}\nrate_limit_per_second = {rl}\nrate_limit_burst = {rb}\n",
+             bulk_max_payload_bytes = {bmp}\nrate_limit_per_second = {rl}\nrate_limit_burst = {rb}\n\
+             cursor_key = {ck:?}\ncursor_timeout_secs = {ct}\n",
             host = s.server.host,
             port = s.server.port,
             public = s.server.public_url.clone().unwrap_or_default(),
@@ -444,6 +517,12 @@ impl Settings {
             bmp = s.scim.bulk_max_payload_bytes,
             rl = s.scim.rate_limit_per_second,
             rb = s.scim.rate_limit_burst,
+            ck = if s.scim.cursor_key.generated {
+                "(not set: generated per process)"
+            } else {
+                "(set, redacted)"
+            },
+            ct = s.scim.cursor_timeout.as_secs(),
         )
     }
 }
@@ -518,6 +597,29 @@ mod tests {
         .unwrap();
         assert!(!s.to_redacted_toml().contains("hunter2"));
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn cursor_key_is_configured_on_every_node_or_generated_per_process() {
+        let a = Settings::from_figment(base()).unwrap();
+        let b = Settings::from_figment(base()).unwrap();
+        assert!(a.scim.cursor_key.generated);
+        assert_ne!(a.scim.cursor_key.bytes(), b.scim.cursor_key.bytes());
+        let key = "k".repeat(40);
+        let with_key = || {
+            Settings::from_figment(base().merge(Serialized::default("scim.cursor_key", &key)))
+                .unwrap()
+        };
+        let (a, b) = (with_key(), with_key());
+        assert!(!a.scim.cursor_key.generated);
+        assert_eq!(a.scim.cursor_key.bytes(), b.scim.cursor_key.bytes());
+        assert!(!format!("{:?}", a.scim).contains(&key));
+        assert!(!a.to_redacted_toml().contains(&key));
+        let err =
+            Settings::from_figment(base().merge(Serialized::default("scim.cursor_key", "short")))
+                .unwrap_err();
+        assert!(err.to_string().contains("scim.cursor_key"), "{err}");
+        assert_eq!(a.scim.cursor_timeout, Duration::from_secs(3600));
     }
 
     #[test]

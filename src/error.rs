@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::domain::ValidationError;
 use crate::store::{StoreError, UniqueField};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     /// The request is malformed or a value is not acceptable.
     #[error("{message}")]
@@ -32,6 +32,9 @@ pub enum AppError {
     PreconditionFailed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body is not in a media type the endpoint reads (RFC 9110 §15.5.16).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -66,6 +69,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::PreconditionFailed(_) => "precondition_failed",
             AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -139,6 +143,31 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+impl AppError {
+    /// What the client may see: the message of a client error; for a
+    /// server-side failure a fixed text (the details are logged here, with
+    /// the request id of the span).
+    fn client_message(&self) -> String {
+        if self.status_code().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            match self {
+                AppError::Unavailable(_) => {
+                    "the service is temporarily unavailable; retry shortly".to_owned()
+                }
+                _ => "internal error; see the server log for this request id".to_owned(),
+            }
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+/// One failed item of a batch answer, in the shape of an error body; never
+/// carries internal error text.
+pub fn item_error(e: &AppError) -> serde_json::Value {
+    serde_json::json!({"error": {"code": e.code(), "message": e.client_message()}})
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -149,6 +178,7 @@ impl ResponseError for AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -156,17 +186,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-            match self {
-                AppError::Unavailable(_) => {
-                    "the service is temporarily unavailable; retry shortly".to_owned()
-                }
-                _ => "internal error; see the server log for this request id".to_owned(),
-            }
-        } else {
-            self.to_string()
-        };
+        let message = self.client_message();
         let mut builder = HttpResponse::build(status);
         match self {
             AppError::Unauthenticated(_) => {
@@ -197,20 +217,31 @@ pub fn json_error_handler(
         E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => {
             AppError::PayloadTooLarge(format!("the request body exceeds {limit} bytes"))
         }
-        E::ContentType => AppError::BadRequest {
-            code: "unsupported_media_type",
-            message: "send the body as application/json".to_owned(),
-        },
+        E::ContentType => {
+            AppError::UnsupportedMediaType("send the body as application/json".to_owned())
+        }
+        // serde's messages quote the offending value: keep them short.
         E::Deserialize(e) => AppError::BadRequest {
             code: "invalid_json",
-            message: format!("the request body is not valid: {e}"),
+            message: format!("the request body is not valid: {}", clip(&e.to_string())),
         },
         other => AppError::BadRequest {
             code: "invalid_json",
-            message: format!("the request body could not be read: {other}"),
+            message: format!(
+                "the request body could not be read: {}",
+                clip(&other.to_string())
+            ),
         },
     };
     app.into()
+}
+
+/// At most 300 characters of a message built from client input.
+fn clip(message: &str) -> String {
+    match message.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message.to_owned(),
+    }
 }
 
 pub fn query_error_handler(
@@ -269,6 +300,11 @@ mod tests {
                 413,
                 "payload_too_large",
             ),
+            (
+                AppError::UnsupportedMediaType("x".into()),
+                415,
+                "unsupported_media_type",
+            ),
             (AppError::Unavailable("x".into()), 503, "unavailable"),
             (AppError::Internal("secret detail".into()), 500, "internal"),
         ];
@@ -319,6 +355,11 @@ pub enum ScimApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A write the directory may not make (beyond its ceiling: 400
+    /// `invalidValue`; toward an owner: 403). Recorded in the audit log
+    /// after the refused transaction rolled back.
+    #[error("{message}")]
+    Refused { forbidden: bool, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -358,6 +399,10 @@ impl ScimApiError {
             ScimApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
             ScimApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ScimApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ScimApiError::Refused {
+                forbidden: true, ..
+            } => StatusCode::FORBIDDEN,
+            ScimApiError::Refused { .. } => StatusCode::BAD_REQUEST,
             ScimApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ScimApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ScimApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -373,6 +418,9 @@ impl ScimApiError {
     pub fn scim_type(&self) -> Option<ScimType> {
         match self {
             ScimApiError::BadRequest(t, _) => Some(*t),
+            ScimApiError::Refused {
+                forbidden: false, ..
+            } => Some(ScimType::InvalidValue),
             ScimApiError::Conflict(_) => Some(ScimType::Uniqueness),
             _ => None,
         }
@@ -440,7 +488,10 @@ impl From<StoreError> for ScimApiError {
                 UniqueField::DisplayName => {
                     "displayName is already in use in this directory".to_owned()
                 }
-                other => format!("already exists ({other:?})"),
+                UniqueField::Slug | UniqueField::Name => "this name is already taken".to_owned(),
+                UniqueField::Subject => "this identity is already linked".to_owned(),
+                // Never the raw constraint name of the database.
+                UniqueField::Other(_) => "a resource with these values already exists".to_owned(),
             }),
             StoreError::VersionConflict => ScimApiError::PreconditionFailed(
                 "the resource was changed concurrently; read it again".to_owned(),
@@ -472,6 +523,7 @@ impl From<AppError> for ScimApiError {
             AppError::NotFound(m) => ScimApiError::NotFound(m),
             AppError::PreconditionFailed(m) => ScimApiError::PreconditionFailed(m),
             AppError::PayloadTooLarge(m) => ScimApiError::PayloadTooLarge(m),
+            AppError::UnsupportedMediaType(m) => ScimApiError::UnsupportedMediaType(m),
             AppError::Unavailable(m) => ScimApiError::Unavailable(m),
             AppError::Internal(m) => ScimApiError::Internal(m),
         }

@@ -49,6 +49,9 @@ enum Command {
     Migrate,
     /// Validate the configuration and print the effective settings, secrets redacted.
     CheckConfig,
+    /// Print the admin API's OpenAPI document (JSON), as served at
+    /// `/api/v1/openapi.json`.
+    Openapi,
     /// Organizations.
     #[command(subcommand)]
     Org(OrgCmd),
@@ -179,10 +182,28 @@ enum DirectoryCmd {
         #[arg(long)]
         name: String,
     },
-    /// List the org's directories.
+    /// List the org's directories with their ceilings.
     List {
         #[command(flatten)]
         org: OrgArg,
+    },
+    /// Set what a directory may assign: org-level roles (never an owner
+    /// role) and workspaces (or every workspace).
+    Ceiling {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Directory id or name.
+        #[arg(long)]
+        directory: String,
+        /// A role key or name the directory may assign (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A workspace slug the directory may assign (repeat for several).
+        #[arg(long = "workspace", conflicts_with = "all_workspaces")]
+        workspaces: Vec<String>,
+        /// The directory may assign every workspace.
+        #[arg(long)]
+        all_workspaces: bool,
     },
     /// Directory tokens.
     #[command(subcommand)]
@@ -299,6 +320,13 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             print!("{}", settings.to_redacted_toml());
             Ok(())
         }
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rollcall::routes::api::openapi())?
+            );
+            Ok(())
+        }
         Command::Migrate => {
             let store = Store::open(&settings.database)?;
             let applied = store.migrate()?;
@@ -341,7 +369,55 @@ fn open(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 fn ctx() -> Ctx {
-    Ctx::new(Actor::cli(), None)
+    Ctx::new(Actor::cli_as(&os_user()), None)
+}
+
+/// The operating-system user running this command, for audit events: the
+/// name of the process's real uid (from the password database), else
+/// `$USER` / `$LOGNAME`, else `uid:N`. The uid is read from the process
+/// itself first, so `sudo -u` or an unset `$USER` (cron, containers,
+/// systemd units) still names the right account.
+fn os_user() -> String {
+    let uid = process_uid();
+    if let Some(uid) = uid
+        && let Some(name) = passwd_name(uid)
+    {
+        return name;
+    }
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(name) = std::env::var(var)
+            && !name.trim().is_empty()
+        {
+            return name;
+        }
+    }
+    match uid {
+        Some(uid) => format!("uid:{uid}"),
+        None => "unknown".to_owned(),
+    }
+}
+
+#[cfg(unix)]
+fn process_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self is owned by the process's effective uid on Linux.
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+#[cfg(not(unix))]
+fn process_uid() -> Option<u32> {
+    None
+}
+
+/// The login name of `uid` in /etc/passwd (`name:x:uid:gid:…`).
+fn passwd_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse::<u32>().ok()? == uid && !name.is_empty()).then(|| name.to_owned())
+    })
 }
 
 /// The CLI acts as the operator of the host: unrestricted.
@@ -387,10 +463,10 @@ fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
         WorkspaceCmd::Create { org, slug, name } => {
             let ws = store.write_blocking(|c| {
                 let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
                 service::workspaces::create(
                     c,
-                    &ctx(),
-                    &org,
+                    &operator(&ctx(), &org, &op),
                     service::workspaces::NewWorkspace { slug, name },
                 )
             })?;
@@ -460,9 +536,10 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
         } => {
             let page = store.read_blocking(|c| {
                 let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
                 service::users::list(
                     c,
-                    &org,
+                    &operator(&ctx(), &org, &op),
                     search,
                     status,
                     None,
@@ -481,7 +558,12 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
                 let org = service::orgs::resolve(c, &org.org)?;
                 let op = OrgPolicy::load(c, &org)?;
                 let u = service::users::find_by_id_or_name(c, &org, &user)?;
-                let access = service::access::access_view(c, &org, &op, u.id.as_str(), None)?;
+                let access = service::access::access_view(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    u.id.as_str(),
+                    None,
+                )?;
                 Ok((u, access))
             })?;
             let mut shown = service::users::view(&u);
@@ -546,7 +628,7 @@ fn directory(store: &Store, cmd: DirectoryCmd) -> anyhow::Result<()> {
             let (d, _, token) = store.write_blocking(|c| -> Result<_, AppError> {
                 let org = service::orgs::resolve(c, &org.org)?;
                 let op = OrgPolicy::load(c, &org)?;
-                service::directories::create(c, &operator(&ctx(), &org, &op), &name)
+                service::directories::create(c, &operator(&ctx(), &org, &op), &name, None)
             })?;
             eprintln!(
                 "created SCIM directory {} ({}); its base path and first token (shown once):",
@@ -554,6 +636,30 @@ fn directory(store: &Store, cmd: DirectoryCmd) -> anyhow::Result<()> {
             );
             println!("{}", service::directories::base_path(&d));
             println!("{}", token.expose_secret());
+        }
+        DirectoryCmd::Ceiling {
+            org,
+            directory,
+            roles,
+            workspaces,
+            all_workspaces,
+        } => {
+            let shown = store.write_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                let input = service::directories::CeilingInput {
+                    roles,
+                    workspaces: (!all_workspaces).then_some(workspaces),
+                };
+                let d = service::directories::set_ceiling(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    &directory,
+                    &input,
+                )?;
+                Ok(service::directories::view_with_ceiling(&op, &d))
+            })?;
+            println!("{}", serde_json::to_string_pretty(&shown)?);
         }
         DirectoryCmd::List { org } => {
             let list = store.read_blocking(|c| -> Result<_, AppError> {

@@ -36,6 +36,12 @@ impl Application {
         })
         .await??;
         tracing::info!(database = %settings.database.url.redacted(), "database ready");
+        if settings.scim.cursor_key.generated {
+            tracing::warn!(
+                "scim.cursor_key is not set: SCIM paging cursors are signed with a key of this \
+                 process only (set the same key on every node behind a load balancer)"
+            );
+        }
         Self::with_store(settings, store)
     }
 

@@ -57,6 +57,11 @@ impl AppState {
         self.orgs.remove(&org.slug);
         self.orgs.remove(&org.id.to_string());
     }
+
+    /// Forget a cached directory after changing it (its ceiling).
+    pub fn forget_directory(&self, id: &DirectoryId) {
+        self.directories.remove(id);
+    }
 }
 
 /// Middleware for `/api/v1`: after a successful write under

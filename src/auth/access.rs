@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::{Principal, request_id};
+use super::{KeyActsAs, Principal, request_id};
 use crate::error::AppError;
 use crate::service::Ctx;
 use crate::service::authz::{Authority, OrgPolicy};
@@ -28,15 +28,14 @@ pub struct OrgAccess {
 }
 
 impl OrgAccess {
-    /// Whether `principal` may act in `org` at all.
-    pub fn admit(principal: &Principal, org: &Org) -> Result<(), AppError> {
+    /// Whether `principal` may act in `org` at all. An org the caller
+    /// cannot act in answers exactly like one that does not exist (`key` is
+    /// what the caller named), so keys cannot enumerate orgs.
+    pub fn admit(principal: &Principal, org: &Org, key: &str) -> Result<(), AppError> {
         match principal {
             Principal::InstanceAdmin { .. } => Ok(()),
             Principal::OrgKey { org_id, .. } if *org_id == org.id => Ok(()),
-            Principal::OrgKey { .. } => Err(AppError::Forbidden(format!(
-                "this API key belongs to another organization, not `{}`",
-                org.slug
-            ))),
+            Principal::OrgKey { .. } => Err(AppError::not_found("organization", key)),
         }
     }
 
@@ -67,13 +66,16 @@ async fn resolve(
     let cached_policy = cached_org.as_ref().and_then(|o| state.policies.get(o));
     let personal = match &principal {
         Principal::OrgKey {
-            user_id: Some(u), ..
+            acts_as: KeyActsAs::User(u),
+            ..
         } => Some(u.clone()),
         _ => None,
     };
+    let named = org_key.clone();
     let (org, policy, subject) = match (cached_org, cached_policy, &personal) {
         (Some(org), Some(policy), None) => (org, policy, None),
         (cached_org, cached_policy, _) => {
+            let principal_for_read = principal.clone();
             state
                 .store
                 .read(move |c| -> Result<_, AppError> {
@@ -81,6 +83,8 @@ async fn resolve(
                         Some(o) => o,
                         None => crate::service::orgs::resolve(c, &org_key)?,
                     };
+                    // Nothing more is read for an org the key cannot act in.
+                    OrgAccess::admit(&principal_for_read, &org, &org_key)?;
                     let policy = match cached_policy {
                         Some(p) => p,
                         None => Arc::new(OrgPolicy::load(c, &org)?),
@@ -108,14 +112,29 @@ async fn resolve(
     state.orgs.put(org.slug.clone(), org.clone());
     state.orgs.put(org.id.to_string(), org.clone());
     state.policies.put(&org, policy.clone());
-    OrgAccess::admit(&principal, &org)?;
+    OrgAccess::admit(&principal, &org, &named)?;
     let authority = match (&principal, subject) {
         (Principal::InstanceAdmin { .. }, _) => Authority::Operator,
-        (Principal::OrgKey { name, .. }, Some(subject)) => {
-            Authority::of_user(subject, &format!("personal key `{name}`"))?
-        }
-        (Principal::OrgKey { name, role_key, .. }, None) => {
-            Authority::of_role(&policy, role_key.as_deref(), name)?
+        (
+            Principal::OrgKey {
+                name,
+                acts_as: KeyActsAs::User(user),
+                ..
+            },
+            Some(subject),
+        ) => Authority::of_user(user.clone(), subject, &format!("personal key `{name}`"))?,
+        (
+            Principal::OrgKey {
+                name,
+                acts_as: KeyActsAs::Role(role),
+                ..
+            },
+            _,
+        ) => Authority::of_role(&policy, role, name)?,
+        (Principal::OrgKey { .. }, None) => {
+            return Err(AppError::Internal(
+                "a personal key's user was not loaded".to_owned(),
+            ));
         }
     };
     Ok((org, policy, authority))

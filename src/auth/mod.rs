@@ -9,7 +9,6 @@ pub mod access;
 pub mod cache;
 pub mod rate;
 pub mod scim;
-pub mod token;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,40 +18,65 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use crate::domain::audit::{Actor, ActorKind};
 use crate::domain::{ApiKeyId, OrgId, UserId};
 use crate::error::AppError;
-use crate::service::api_keys::{self, TOKEN_PREFIX};
 use crate::state::AppState;
 use crate::store::api_keys::ApiKey;
 use crate::telemetry::RequestId;
+use crate::token;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// May create orgs and act in any org.
     InstanceAdmin { key_id: ApiKeyId, name: String },
-    /// Acts inside one org with the key's role.
+    /// Acts inside one org, with a role or as a user.
     OrgKey {
         key_id: ApiKeyId,
         name: String,
         org_id: OrgId,
-        role_key: Option<String>,
-        /// A personal key acts as this user.
-        user_id: Option<UserId>,
+        acts_as: KeyActsAs,
     },
 }
 
+/// What an org key acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyActsAs {
+    /// An org key acting with this role (by key).
+    Role(String),
+    /// A personal key acting as this user.
+    User(UserId),
+}
+
 impl Principal {
-    pub fn from_key(k: &ApiKey) -> Principal {
-        match (&k.org_id, k.instance_admin) {
-            (Some(org), false) => Principal::OrgKey {
+    /// The principal a stored key stands for. A row that is neither an
+    /// instance-admin key (no org, no role, no user) nor an org key with
+    /// exactly one of role and user is refused, never promoted (the
+    /// database's CHECK constraint keeps such rows out as well).
+    pub fn from_key(k: &ApiKey) -> Result<Principal, AppError> {
+        let refused = || AppError::Unauthenticated("invalid or revoked API key".to_owned());
+        match (k.instance_admin, &k.org_id, &k.role_key, &k.user_id) {
+            (true, None, None, None) => Ok(Principal::InstanceAdmin {
                 key_id: k.id.clone(),
                 name: k.name.clone(),
-                org_id: org.clone(),
-                role_key: k.role_key.clone(),
-                user_id: k.user_id.clone(),
-            },
-            _ => Principal::InstanceAdmin {
-                key_id: k.id.clone(),
-                name: k.name.clone(),
-            },
+            }),
+            (false, Some(org), role, user) => {
+                let acts_as = match (role, user) {
+                    (Some(role), None) => KeyActsAs::Role(role.clone()),
+                    (None, Some(user)) => KeyActsAs::User(user.clone()),
+                    _ => {
+                        tracing::error!(key = %k.id, "API key row has both or neither of role and user; refused");
+                        return Err(refused());
+                    }
+                };
+                Ok(Principal::OrgKey {
+                    key_id: k.id.clone(),
+                    name: k.name.clone(),
+                    org_id: org.clone(),
+                    acts_as,
+                })
+            }
+            _ => {
+                tracing::error!(key = %k.id, "API key row is neither an org key nor an instance-admin key; refused");
+                Err(refused())
+            }
         }
     }
 
@@ -94,7 +118,7 @@ async fn authenticate(
     let token = token.ok_or_else(|| {
         AppError::Unauthenticated("send an API key as `Authorization: Bearer <key>`".to_owned())
     })?;
-    let (id, secret) = token::parse(TOKEN_PREFIX, &token)
+    let (id, secret) = token::parse(token::API_KEY_PREFIX, &token)
         .ok_or_else(|| AppError::Unauthenticated("invalid or revoked API key".to_owned()))?;
     let key_id = ApiKeyId::from_trusted(id.hyphenated().to_string());
     let key = match state.api_keys.get(&key_id) {
@@ -120,7 +144,7 @@ async fn authenticate(
             found
         }
     };
-    api_keys::verify(key, secret)
+    verify(key, secret)
 }
 
 impl FromRequest for Principal {
@@ -136,4 +160,15 @@ impl FromRequest for Principal {
             authenticate(state, token).await
         })
     }
+}
+
+/// Check a presented API key against its stored hash (constant time).
+/// Errors never say which part was wrong.
+pub fn verify(key: Option<ApiKey>, secret: &str) -> Result<Principal, AppError> {
+    let refused = || AppError::Unauthenticated("invalid or revoked API key".to_owned());
+    let key = key.ok_or_else(refused)?;
+    if !token::verify(secret, &key.secret_hash) || key.revoked_at.is_some() {
+        return Err(refused());
+    }
+    Principal::from_key(&key)
 }

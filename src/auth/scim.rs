@@ -10,17 +10,17 @@ use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::{bearer, request_id, token};
+use super::{bearer, request_id};
 use crate::domain::DirectoryId;
 use crate::domain::audit::{Actor, ActorKind};
 use crate::error::ScimApiError;
 use crate::service::Ctx;
 use crate::service::authz::OrgPolicy;
-use crate::service::directories::TOKEN_PREFIX;
 use crate::state::AppState;
 use crate::store::directories::Directory;
 use crate::store::orgs::Org;
 use crate::store::scim::ScimToken;
+use crate::token;
 
 /// Clone: store operations may run twice (after a broken connection).
 #[derive(Clone)]
@@ -62,7 +62,8 @@ async fn resolve(
         )
     })?;
     let dir_id: DirectoryId = directory.parse().map_err(|_| refused())?;
-    let (token_id, secret) = token::parse(TOKEN_PREFIX, &presented).ok_or_else(refused)?;
+    let (token_id, secret) =
+        token::parse(token::SCIM_TOKEN_PREFIX, &presented).ok_or_else(refused)?;
     let token_id = token_id.hyphenated().to_string();
     let cached_token = state.scim_tokens.get(&token_id);
     let cached_dir = state.directories.get(&dir_id);

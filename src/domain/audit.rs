@@ -53,8 +53,15 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The command line, as the user `$USER` names (tests and tools; the
+    /// `rollcall` binary uses [`Actor::cli_as`] with the process's account).
     pub fn cli() -> Actor {
         let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+        Actor::cli_as(&user)
+    }
+
+    /// The command line, run by the operating-system user `user`.
+    pub fn cli_as(user: &str) -> Actor {
         Actor {
             kind: ActorKind::Cli,
             id: None,

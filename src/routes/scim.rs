@@ -1,7 +1,8 @@
 //! The SCIM 2.0 endpoints under `/scim/v2/{directory}` (RFC 7644 §3):
 //! `/Users`, `/Groups`, `/.search` (root and per type), `/Bulk`, and the
 //! discovery documents `/ServiceProviderConfig`, `/Schemas`,
-//! `/ResourceTypes`. Bodies are `application/scim+json` (plain
+//! `/ResourceTypes`. Listings page by index (RFC 7644 §3.4.2.4) or, given a
+//! `cursor`, by cursor (RFC 9865). Bodies are `application/scim+json` (plain
 //! `application/json` accepted), read here with the configured limits;
 //! answers carry `Location` and `ETag`; `If-Match` / `If-None-Match` give
 //! 412 / 304. Handlers only extract, call `service::scim` in one store call,
@@ -214,6 +215,7 @@ fn list_params(req: &HttpRequest) -> Result<(ListParams, Projection), ScimApiErr
             "count" => p.count = Some(int("count", &v)?),
             "attributes" => p.attributes = Some(v),
             "excludedattributes" => p.excluded_attributes = Some(v),
+            "cursor" => p.cursor = Some(v),
             _ => {}
         }
     }
@@ -255,14 +257,8 @@ fn search_params(body: &Value) -> Result<ListParams, ScimApiError> {
         count: n("count")?,
         attributes: s("attributes")?,
         excluded_attributes: s("excludedAttributes")?,
+        cursor: s("cursor")?,
     })
-}
-
-fn limits(state: &AppState) -> (u32, u32) {
-    (
-        state.settings.scim.default_page_size,
-        state.settings.scim.max_page_size,
-    )
 }
 
 // ------------------------------------------------------------------ discovery
@@ -280,6 +276,15 @@ async fn service_provider_config(
             "patch": {"supported": true},
             "bulk": {"supported": true, "maxOperations": s.bulk_max_operations, "maxPayloadSize": s.bulk_max_payload_bytes},
             "filter": {"supported": true, "maxResults": s.max_page_size},
+            // RFC 9865 §4: both methods; index paging stays the default.
+            "pagination": {
+                "cursor": true,
+                "index": true,
+                "defaultPaginationMethod": "index",
+                "defaultPageSize": s.default_page_size,
+                "maxPageSize": s.max_page_size,
+                "cursorTimeout": s.cursor_timeout.as_secs(),
+            },
             "changePassword": {"supported": false},
             "sort": {"supported": true},
             "etag": {"supported": true},
@@ -371,10 +376,10 @@ async fn list_users(
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimApiError> {
     let (p, _) = list_params(&req)?;
-    let (default, max) = limits(&state);
+    let paging = ops::Paging::from_settings(&state.settings.scim);
     let body = state
         .store
-        .read(move |c| ops::list_users(c, &access.scope(), &p, default, max))
+        .read(move |c| ops::list_users(c, &access.scope(), &p, &paging))
         .await?;
     Ok(scim_json(StatusCode::OK, &body))
 }
@@ -387,10 +392,10 @@ async fn search_users(
 ) -> Result<HttpResponse, ScimApiError> {
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let p = search_params(&body)?;
-    let (default, max) = limits(&state);
+    let paging = ops::Paging::from_settings(&state.settings.scim);
     let out = state
         .store
-        .read(move |c| ops::list_users(c, &access.scope(), &p, default, max))
+        .read(move |c| ops::list_users(c, &access.scope(), &p, &paging))
         .await?;
     Ok(scim_json(StatusCode::OK, &out))
 }
@@ -401,13 +406,15 @@ async fn create_user(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimApiError> {
+    let refusal = Refusal::of(&access);
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let (_, projection) = list_params(&req)?;
     // create_user runs its own transaction (one statement on PostgreSQL).
     let r = state
         .store
         .run(move |c| ops::create_user(c, &access.scope(), body))
-        .await?;
+        .await;
+    let r = record_refusal(&state, refusal, r).await?;
     Ok(resource_response(
         StatusCode::CREATED,
         &r,
@@ -448,6 +455,7 @@ async fn replace_user(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimApiError> {
+    let refusal = Refusal::of(&access);
     let (_, id) = path.into_inner();
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let (_, projection) = list_params(&req)?;
@@ -455,7 +463,8 @@ async fn replace_user(
     let r = state
         .store
         .write(move |c| ops::replace_user(c, &access.scope(), &id, body, &pre))
-        .await?;
+        .await;
+    let r = record_refusal(&state, refusal, r).await?;
     Ok(resource_response(
         StatusCode::OK,
         &r,
@@ -471,6 +480,7 @@ async fn patch_user(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimApiError> {
+    let refusal = Refusal::of(&access);
     let (_, id) = path.into_inner();
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let (_, projection) = list_params(&req)?;
@@ -478,7 +488,8 @@ async fn patch_user(
     let r = state
         .store
         .write(move |c| ops::patch_user(c, &access.scope(), &id, &body, &pre))
-        .await?;
+        .await;
+    let r = record_refusal(&state, refusal, r).await?;
     Ok(resource_response(
         StatusCode::OK,
         &r,
@@ -493,12 +504,14 @@ async fn delete_user(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimApiError> {
+    let refusal = Refusal::of(&access);
     let (_, id) = path.into_inner();
     let pre = if_match(&req);
-    state
+    let r = state
         .store
         .write(move |c| ops::delete_user(c, &access.scope(), &id, &pre))
-        .await?;
+        .await;
+    record_refusal(&state, refusal, r).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -510,10 +523,10 @@ async fn list_groups(
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimApiError> {
     let (p, _) = list_params(&req)?;
-    let (default, max) = limits(&state);
+    let paging = ops::Paging::from_settings(&state.settings.scim);
     let body = state
         .store
-        .read(move |c| ops::list_groups(c, &access.scope(), &p, default, max))
+        .read(move |c| ops::list_groups(c, &access.scope(), &p, &paging))
         .await?;
     Ok(scim_json(StatusCode::OK, &body))
 }
@@ -526,10 +539,10 @@ async fn search_groups(
 ) -> Result<HttpResponse, ScimApiError> {
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let p = search_params(&body)?;
-    let (default, max) = limits(&state);
+    let paging = ops::Paging::from_settings(&state.settings.scim);
     let out = state
         .store
-        .read(move |c| ops::list_groups(c, &access.scope(), &p, default, max))
+        .read(move |c| ops::list_groups(c, &access.scope(), &p, &paging))
         .await?;
     Ok(scim_json(StatusCode::OK, &out))
 }
@@ -542,10 +555,10 @@ async fn search_root(
 ) -> Result<HttpResponse, ScimApiError> {
     let body = json_body(&req, payload, state.settings.server.max_body_bytes).await?;
     let p = search_params(&body)?;
-    let (default, max) = limits(&state);
+    let paging = ops::Paging::from_settings(&state.settings.scim);
     let out = state
         .store
-        .read(move |c| ops::search_all(c, &access.scope(), &p, default, max))
+        .read(move |c| ops::search_all(c, &access.scope(), &p, &paging))
         .await?;
     Ok(scim_json(StatusCode::OK, &out))
 }
@@ -688,4 +701,42 @@ async fn bulk_endpoint(
         .run(move |c| bulk::run(c, &access.scope(), &body, max_ops))
         .await?;
     Ok(scim_json(StatusCode::OK, &out))
+}
+
+/// Who made a SCIM write, kept aside so a refused write can be recorded.
+struct Refusal {
+    ctx: crate::service::Ctx,
+    org: crate::domain::OrgId,
+    directory: crate::domain::DirectoryId,
+}
+
+impl Refusal {
+    fn of(access: &DirectoryAccess) -> Refusal {
+        Refusal {
+            ctx: access.ctx.clone(),
+            org: access.org.id.clone(),
+            directory: access.directory.id.clone(),
+        }
+    }
+}
+
+/// A write beyond the directory's ceiling, or toward an owner, is refused
+/// and its transaction rolled back; the refusal itself is recorded in the
+/// audit log in a transaction of its own.
+async fn record_refusal<T>(
+    state: &AppState,
+    who: Refusal,
+    r: Result<T, ScimApiError>,
+) -> Result<T, ScimApiError> {
+    if let Err(e @ ScimApiError::Refused { .. }) = &r {
+        let event = ops::refusal_event(&who.ctx, &who.org, &who.directory, e);
+        let written = state
+            .store
+            .write(move |c| crate::store::audit::insert(c, &[event]).map_err(ScimApiError::from))
+            .await;
+        if let Err(w) = written {
+            tracing::warn!(error = %w, "could not record a refused SCIM write");
+        }
+    }
+    r
 }

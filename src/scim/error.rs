@@ -1,8 +1,8 @@
 //! SCIM error keywords and the error value the wire layer hands to the server.
 //!
 //! RFC 7644 §3.12 defines the JSON error body (`schemas`, `status`, `scimType`,
-//! `detail`) and a closed list of `scimType` keywords. This module owns that
-//! list ([`ScimType`]) and [`ScimError`], the one error shape produced by the
+//! `detail`) and a list of `scimType` keywords, which RFC 9865 §2.1 extends
+//! for cursor paging. This module owns that list ([`ScimType`]) and [`ScimError`], the one error shape produced by the
 //! PATCH engine and by write-side normalisation. Choosing the HTTP status and
 //! rendering the body is the server's job (its `error.rs`); RFC 7644 pairs every
 //! keyword here with 400, except `uniqueness`, which §3.3 and §3.5.1 pair with
@@ -42,11 +42,18 @@ pub enum ScimType {
     InvalidVers,
     /// Sensitive information was passed in the request URI.
     Sensitive,
+    /// RFC 9865 §2.1: the `cursor` is not one this server issued for this
+    /// query.
+    InvalidCursor,
+    /// RFC 9865 §2.1: the `cursor` is older than `cursorTimeout`.
+    ExpiredCursor,
+    /// RFC 9865 §2.1: the `count` of a cursor-paged query is not positive.
+    InvalidCount,
 }
 
 impl ScimType {
-    /// Every keyword, in the order of RFC 7644 Table 9.
-    pub const ALL: [ScimType; 10] = [
+    /// Every keyword, in the order of RFC 7644 Table 9, then RFC 9865's.
+    pub const ALL: [ScimType; 13] = [
         ScimType::InvalidFilter,
         ScimType::TooMany,
         ScimType::Uniqueness,
@@ -57,6 +64,9 @@ impl ScimType {
         ScimType::InvalidValue,
         ScimType::InvalidVers,
         ScimType::Sensitive,
+        ScimType::InvalidCursor,
+        ScimType::ExpiredCursor,
+        ScimType::InvalidCount,
     ];
 
     /// The keyword exactly as it appears in the `scimType` member.
@@ -72,6 +82,9 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+            ScimType::InvalidCount => "invalidCount",
         }
     }
 }

@@ -13,7 +13,8 @@
 //!
 //! ```text
 //! FILTER    = attrExp / logExp / valuePath / *1"not" "(" FILTER ")"
-//! valuePath = attrPath "[" valFilter "]"      ; valFilter: FILTER without valuePath
+//! valuePath = attrPath "[" valFilter "]" [ "." subAttr ( SP "pr" / SP compareOp SP compValue ) ]
+//!             ; valFilter: FILTER without valuePath
 //! attrExp   = (attrPath SP "pr") / (attrPath SP compareOp SP compValue)
 //! logExp    = FILTER SP ("and" / "or") SP FILTER
 //! compValue = false / null / true / number / string
@@ -25,6 +26,13 @@
 //! number are read as strings (the Entra quirk). Input is limited to
 //! [`MAX_FILTER_LEN`] bytes and [`MAX_DEPTH`] levels of nesting, so hostile
 //! input yields an error rather than a stack overflow.
+//!
+//! The optional `.subAttr op value` after a value filter is not in RFC 7644's
+//! ABNF for filters (only for PATCH paths) but Microsoft Entra ID sends it
+//! (`emails[type eq "work"].value eq "ada@example.com"`). It means "some
+//! element matches the bracket filter and that same element's sub-attribute
+//! matches", so it is parsed into one value filter holding both conditions:
+//! `emails[type eq "work" and value eq "ada@example.com"]`.
 //!
 //! Listing endpoints translate the AST to SQL in the store; [`matches()`] exists
 //! for PATCH value filters and tests. [`validate`] applies the schema rules
@@ -47,8 +55,9 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Number, Value};
 
+use super::json::{get_ci, parse_bool_text};
 use super::schema::{AttrPath, AttrType, AttributeDef, ResourceTypeDef};
-use super::value::get_ci;
+use crate::domain::names::canonical_lower;
 
 /// Longest filter accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 4096;
@@ -189,17 +198,6 @@ impl fmt::Display for CompValue {
             CompValue::Bool(b) => write!(f, "{b}"),
             CompValue::Null => f.write_str("null"),
         }
-    }
-}
-
-/// `"True"`/`"false"` as a boolean, as Entra sends them.
-pub(crate) fn parse_bool_text(s: &str) -> Option<bool> {
-    if s.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
     }
 }
 
@@ -526,6 +524,16 @@ impl<'a> Parser<'a> {
                 ));
             }
             self.pos += 1;
+            let inner = if self.peek() == Some(b'.') {
+                // `emails[type eq "work"].value eq "x"` (Microsoft Entra ID):
+                // some element matches the bracket filter and that same
+                // element's sub-attribute matches — one value filter with
+                // both conditions.
+                let sub = self.parse_sub_attr_condition()?;
+                Filter::And(Box::new(inner), Box::new(sub))
+            } else {
+                inner
+            };
             return Ok(Filter::ValuePath {
                 path,
                 filter: Box::new(inner),
@@ -549,6 +557,50 @@ impl<'a> Parser<'a> {
                 )
             };
             return Err(FilterError::at(op_at, message));
+        };
+        self.pos += op_word.len();
+        let value = self.parse_value(op)?;
+        Ok(Filter::Compare { path, op, value })
+    }
+
+    /// `.subAttr pr` or `.subAttr op value` after a value filter's `]`, with
+    /// the cursor on the dot; the path is relative to the element.
+    fn parse_sub_attr_condition(&mut self) -> Result<Filter, FilterError> {
+        self.pos += 1;
+        let start = self.pos;
+        let word = self.word_at(start);
+        if word.is_empty() {
+            return Err(FilterError::at(
+                start,
+                format!(
+                    "expected a sub-attribute name after '.', found {}",
+                    self.found()
+                ),
+            ));
+        }
+        let path = AttrPath::parse(word).map_err(|e| FilterError::at(start, e.reason.clone()))?;
+        if path.urn.is_some() || path.sub_attr.is_some() {
+            return Err(FilterError::at(
+                start,
+                format!("{word:?} after ']' must be a single sub-attribute name"),
+            ));
+        }
+        self.pos += word.len();
+        self.skip_ws();
+        let op_at = self.pos;
+        let op_word = self.word_at(op_at);
+        if op_word.eq_ignore_ascii_case("pr") {
+            self.pos += op_word.len();
+            return Ok(Filter::Present(path));
+        }
+        let Some(op) = CompareOp::from_keyword(op_word) else {
+            return Err(FilterError::at(
+                op_at,
+                format!(
+                    "expected an operator (pr, eq, ne, co, sw, ew, gt, ge, lt, le) after {path}, found {}",
+                    self.found()
+                ),
+            ));
         };
         self.pos += op_word.len();
         let value = self.parse_value(op)?;
@@ -940,8 +992,10 @@ fn lookup<'v>(
                     let sub_name = sub_def.map_or(sub, |d| d.name);
                     if let Some(v) = value {
                         for item in flatten(v) {
-                            if let Some(s) = get_ci(item, sub_name) {
-                                out.extend(flatten(s));
+                            match get_ci(item, sub_name) {
+                                Some(s) => out.extend(flatten(s)),
+                                None if item.is_object() => out.extend(unstated(sub_def)),
+                                None => {}
                             }
                         }
                     }
@@ -957,13 +1011,26 @@ fn lookup<'v>(
             }
             let def = parent.and_then(|p| p.sub_attribute(&path.attr));
             let name = def.map_or(path.attr.as_str(), |d| d.name);
-            (def, get_ci(node, name))
+            let value = get_ci(node, name);
+            if value.is_none() && node.is_object() {
+                out.extend(unstated(def));
+            }
+            (def, value)
         }
     };
     if let Some(v) = attr_value {
         out.extend(flatten(v));
     }
     (def, out)
+}
+
+/// The value an element's sub-attribute has when the element does not state
+/// it: RFC 7643 §2.4 — "If not specified, the value of `primary` SHALL be
+/// assumed to be `false`" (which is also what the store indexes).
+fn unstated(def: Option<&'static AttributeDef>) -> Option<&'static Value> {
+    static FALSE: Value = Value::Bool(false);
+    def.filter(|d| d.name == "primary" && d.ty == AttrType::Boolean)
+        .map(|_| &FALSE)
 }
 
 fn flatten(value: &Value) -> Vec<&Value> {
@@ -1110,7 +1177,8 @@ fn compare_text(a: &str, b: &str, op: CompareOp, case_exact: bool) -> bool {
     let (a, b) = if case_exact {
         (a.to_owned(), b.to_owned())
     } else {
-        (a.to_lowercase(), b.to_lowercase())
+        // The folding the store keeps in its `*_lower` columns.
+        (canonical_lower(a), canonical_lower(b))
     };
     match op {
         CompareOp::Co => a.contains(&b),
@@ -1377,6 +1445,71 @@ mod tests {
     }
 
     #[test]
+    fn entra_value_path_with_a_sub_attribute_comparison() {
+        let f = p(r#"emails[type eq "work"].value eq "ada@example.com""#);
+        assert_eq!(
+            f,
+            Filter::ValuePath {
+                path: attr("emails"),
+                filter: Box::new(and(
+                    cmp("type", CompareOp::Eq, s("work")),
+                    cmp("value", CompareOp::Eq, s("ada@example.com")),
+                )),
+            }
+        );
+        validate(&f, &USER).unwrap();
+        assert_eq!(
+            p(r#"emails[type eq "work"].value pr and userName pr"#),
+            and(
+                Filter::ValuePath {
+                    path: attr("emails"),
+                    filter: Box::new(and(
+                        cmp("type", CompareOp::Eq, s("work")),
+                        Filter::Present(attr("value")),
+                    )),
+                },
+                Filter::Present(attr("userName")),
+            )
+        );
+        // The same element must satisfy both conditions.
+        assert!(m(
+            r#"emails[type eq "work"].value eq "BJensen@example.com""#
+        ));
+        assert!(!m(
+            r#"emails[type eq "home"].value eq "bjensen@example.com""#
+        ));
+        assert!(m(r#"emails[type eq "home"].value ew "jensen.org""#));
+        assert!(!m(r#"not (emails[type eq "work"].value co "jensen")"#));
+        for (text, offset, message) in [
+            (r#"emails[type eq "work"]."#, 23, "sub-attribute name"),
+            (
+                r#"emails[type eq "work"].value"#,
+                28,
+                "expected an operator",
+            ),
+            (
+                r#"emails[type eq "work"].value.x eq "y""#,
+                23,
+                "single sub-attribute",
+            ),
+            (r#"emails[type eq "work"].value eq"#, 31, "expected a value"),
+        ] {
+            let e = err(text);
+            assert_eq!(e.offset, Some(offset), "{text}: {e}");
+            assert!(e.message.contains(message), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn case_insensitive_comparison_folds_unicode() {
+        let doc = json!({"userName": "x", "displayName": "Émile Zola", "externalId": "Ärger"});
+        assert!(matches(&p(r#"displayName eq "émile zola""#), &doc, &USER));
+        assert!(matches(&p(r#"displayName sw "ÉMILE""#), &doc, &USER));
+        assert!(!matches(&p(r#"externalId eq "ärger""#), &doc, &USER));
+        assert!(matches(&p(r#"externalId sw "Ä""#), &doc, &USER));
+    }
+
+    #[test]
     fn an_attribute_may_be_called_not() {
         assert_eq!(p("not pr"), Filter::Present(attr("not")));
         assert_eq!(p(r#"notes eq "x""#), cmp("notes", CompareOp::Eq, s("x")));
@@ -1626,6 +1759,11 @@ mod tests {
             r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#
         ));
         assert!(m(r#"emails[not (primary eq true)]"#));
+        // RFC 7643 §2.4: an unstated `primary` is false.
+        assert!(m(r#"emails[type eq "home" and primary eq false]"#));
+        assert!(m(r#"emails.primary eq false"#));
+        assert!(!m(r#"ims[primary eq true]"#));
+        assert!(m(r#"ims[primary eq false]"#));
     }
 
     #[test]

@@ -15,15 +15,18 @@
 //!   `attributes` / `excludedAttributes`;
 //! - [`index`]: which column or indexed value answers each filterable
 //!   attribute, and which values of a User are indexed;
+//! - [`cursor`]: RFC 9865 paging cursors (signed keyset positions);
 //! - [`error`]: the `scimType` keywords and the error value the others return.
 //!
 //! The server owns storage, the SQL translation of filters, sorting and
 //! paging, ETags, `/ServiceProviderConfig`, Bulk, and HTTP (status codes and
 //! the RFC 7644 §3.12 error body).
 
+pub mod cursor;
 pub mod error;
 pub mod filter;
 pub mod index;
+mod json;
 pub mod patch;
 pub mod resource;
 pub mod schema;

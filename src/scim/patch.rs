@@ -38,8 +38,9 @@ use super::schema::{
     AttrPath, AttrType, AttributeDef, GROUP_SCHEMA, Mutability, ResourceTypeDef, SchemaDef, urn,
 };
 use super::value::{
-    coerce, coerce_single, enforce_single_primary, entry_ci, get_ci, has_primary, is_unassigned,
-    key_ci, map_get_ci, member_ids, merge_into, remove_ci, same_element, set_ci, sync_schemas,
+    ElementKey, check_limits, coerce, coerce_single, element_key, enforce_single_primary, entry_ci,
+    get_ci, has_primary, is_unassigned, key_ci, map_get_ci, member_ids, merge_into, remove_ci,
+    set_ci, sync_schemas,
 };
 
 /// PATCH failures carry the RFC 7644 §3.12 keyword the response needs.
@@ -279,6 +280,7 @@ pub fn apply(
     }
     check_required(original, &doc, rt)?;
     if doc != *original {
+        check_limits(&doc, rt)?;
         sync_schemas(&mut doc, rt);
     }
     let outcome = PatchOutcome {
@@ -579,6 +581,11 @@ impl Engine<'_> {
             )));
         };
         for (name, v) in fields {
+            // Maintained by the server; some clients repeat them inside the
+            // extension's object.
+            if name.eq_ignore_ascii_case("schemas") || name.eq_ignore_ascii_case("meta") {
+                continue;
+            }
             let path = PatchPath::parse(&format!("{}:{name}", schema.id))?;
             self.at_path(doc, kind, &path, Some(v), pathless)?;
         }
@@ -600,6 +607,9 @@ impl Engine<'_> {
             return self.whole_schema(doc, kind, schema, value, pathless);
         }
         let target = Target::new(self.rt, path)?;
+        if !pathless && kind != PatchOp::Remove {
+            undefined_path(doc, &target)?;
+        }
         if let Some(def) = target.def {
             if target.container.is_none()
                 && std::ptr::eq(self.rt.schema, &GROUP_SCHEMA)
@@ -803,6 +813,43 @@ fn current_value<'d>(doc: &'d Map<String, Value>, target: &Target<'_>) -> Option
     }
 }
 
+/// An explicit `path` of an `add` or `replace` must name an attribute of a
+/// schema, else `invalidPath` (RFC 7644 §3.12, Table 9: the path was
+/// invalid). Storing the value anyway would let any client grow a resource
+/// with made-up attributes through PATCH. Attributes of no schema that a
+/// POST kept can still be written by path, and so can the attributes of an
+/// extension the gateway keeps without modelling.
+fn undefined_path(doc: &Map<String, Value>, target: &Target<'_>) -> Result<(), ScimError> {
+    let unmodelled_extension = target.container.is_some() && !target.container_known;
+    if unmodelled_extension {
+        return Ok(());
+    }
+    let undefined_sub = target.def.is_some() && target.sub.is_some() && target.sub_def.is_none();
+    if target.def.is_some() && !undefined_sub {
+        return Ok(());
+    }
+    let holder = match &target.container {
+        None => Some(doc),
+        Some(key) => map_get_ci(doc, key).and_then(Value::as_object),
+    };
+    let kept = holder
+        .and_then(|h| map_get_ci(h, &target.name))
+        .is_some_and(|v| match &target.sub {
+            Some(sub) if undefined_sub => match v {
+                Value::Array(items) => items.iter().any(|i| get_ci(i, sub).is_some()),
+                other => get_ci(other, sub).is_some(),
+            },
+            _ => true,
+        });
+    if kept {
+        return Ok(());
+    }
+    Err(ScimError::invalid_path(format!(
+        "no schema of this resource defines `{}`",
+        crate::domain::names::excerpt(&target.label)
+    )))
+}
+
 /// The object the attribute lives in: the document, or its extension object
 /// (created when `create`).
 fn container<'d>(
@@ -887,11 +934,16 @@ fn add_items(
     incoming: Vec<Value>,
 ) -> Vec<usize> {
     let mut touched = Vec::with_capacity(incoming.len());
+    // Keys of the values present, so each incoming value is placed in
+    // constant time (merging keeps an element's key: value and type agree).
+    let mut index: std::collections::HashMap<ElementKey, usize> =
+        std::collections::HashMap::with_capacity(items.len() + incoming.len());
+    for (i, item) in items.iter().enumerate() {
+        index.entry(element_key(def, item)).or_insert(i);
+    }
     for value in incoming {
-        match items
-            .iter()
-            .position(|item| same_element(def, item, &value))
-        {
+        let key = element_key(def, &value);
+        match index.get(&key).copied() {
             Some(i) => {
                 // An equal complex value is updated with what was sent; an
                 // equal simple value is already there.
@@ -902,6 +954,7 @@ fn add_items(
             }
             None => {
                 items.push(value);
+                index.insert(key, items.len() - 1);
                 touched.push(items.len() - 1);
             }
         }
@@ -932,9 +985,12 @@ fn whole_attribute(
                 // Remove just the values given (Entra's shape for members,
                 // honoured for every multi-valued attribute).
                 let position = position_ci(map, &key);
-                let doomed = into_items(value);
+                let doomed: HashSet<ElementKey> = into_items(value)
+                    .iter()
+                    .map(|d| element_key(target.def, d))
+                    .collect();
                 let mut items = take_items(map, &key);
-                items.retain(|item| !doomed.iter().any(|d| same_element(target.def, item, d)));
+                items.retain(|item| !doomed.contains(&element_key(target.def, item)));
                 put_items(map, &key, position, items);
             } else {
                 remove_ci(map, &key);

@@ -21,7 +21,7 @@ use super::schema::{
     SchemaDef,
 };
 use super::value::{
-    coerce, is_unassigned, map_get_ci, member_ids, same_element, set_ci, sync_schemas,
+    check_limits, coerce, dedupe_items, is_unassigned, map_get_ci, member_ids, set_ci, sync_schemas,
 };
 
 /// Normalisation failures carry the RFC 7644 §3.12 keyword the response needs.
@@ -116,6 +116,7 @@ pub fn normalize_for_write(
         }
     }
     check_required(&doc, rt)?;
+    check_limits(&doc, rt)?;
     sync_schemas(&mut doc, rt);
     Ok(Normalized {
         doc: Value::Object(doc),
@@ -257,15 +258,7 @@ impl Writer<'_> {
 /// Drops repeated values of a multi-valued attribute (the first one wins).
 fn dedupe(def: &AttributeDef, value: Value) -> Value {
     match value {
-        Value::Array(items) if def.multi_valued => {
-            let mut kept: Vec<Value> = Vec::with_capacity(items.len());
-            for item in items {
-                if !kept.iter().any(|k| same_element(Some(def), k, &item)) {
-                    kept.push(item);
-                }
-            }
-            Value::Array(kept)
-        }
+        Value::Array(items) if def.multi_valued => Value::Array(dedupe_items(Some(def), items)),
         other => other,
     }
 }

@@ -167,7 +167,30 @@ pub struct AttributeDef {
     pub reference_types: &'static [&'static str],
     pub sub_attributes: &'static [AttributeDef],
     pub description: &'static str,
+    /// The longest text value accepted, in characters; 0 means the default
+    /// of the type (see [`AttributeDef::max_chars`]).
+    pub max_chars: usize,
+    /// Whether a multi-valued attribute has no cap on its values (Group
+    /// `members`, which are rows, not document content).
+    pub unbounded: bool,
 }
+
+/// The most values a multi-valued attribute may hold (Group `members`
+/// aside): the de-duplication, indexing and storage of a resource stay
+/// cheap, and no IdP sends a person more addresses or phones than this.
+pub const MAX_VALUES: usize = 100;
+
+/// Default text limits by type, in characters.
+pub const MAX_STRING_CHARS: usize = 1024;
+pub const MAX_REFERENCE_CHARS: usize = 2048;
+/// Base64 DER certificates (`x509Certificates`) are the longest binaries.
+pub const MAX_BINARY_CHARS: usize = 16384;
+/// Names people read (`displayName`, `userName`) and client identifiers
+/// (`externalId`).
+pub const MAX_NAME_CHARS: usize = 256;
+/// What the attributes of no schema (kept as received) may take in all, in
+/// bytes of JSON, per resource.
+pub const MAX_UNKNOWN_BYTES: usize = 16384;
 
 impl AttributeDef {
     /// An attribute with the RFC 7643 §7 defaults: single-valued, optional,
@@ -186,7 +209,62 @@ impl AttributeDef {
             reference_types: &[],
             sub_attributes: &[],
             description: "",
+            max_chars: 0,
+            unbounded: false,
         }
+    }
+
+    /// Text values longer than `chars` characters are refused.
+    pub const fn max_chars(self, chars: usize) -> Self {
+        AttributeDef {
+            max_chars: chars,
+            ..self
+        }
+    }
+
+    /// A multi-valued attribute without the [`MAX_VALUES`] cap.
+    pub const fn unbounded(self) -> Self {
+        AttributeDef {
+            unbounded: true,
+            ..self
+        }
+    }
+
+    /// The longest text accepted for this attribute, if it is textual.
+    pub const fn text_limit(&self) -> Option<usize> {
+        if self.max_chars > 0 {
+            return Some(self.max_chars);
+        }
+        match self.ty {
+            AttrType::String => Some(MAX_STRING_CHARS),
+            AttrType::Reference => Some(MAX_REFERENCE_CHARS),
+            AttrType::Binary => Some(MAX_BINARY_CHARS),
+            _ => None,
+        }
+    }
+
+    /// The most values this attribute may hold, if it is multi-valued and capped.
+    pub const fn value_limit(&self) -> Option<usize> {
+        if self.multi_valued && !self.unbounded {
+            Some(MAX_VALUES)
+        } else {
+            None
+        }
+    }
+
+    /// The description as advertised: ours, plus the limits enforced.
+    pub fn described(&self) -> String {
+        let mut out = self.description.to_owned();
+        if self.mutability == Mutability::ReadOnly {
+            return out;
+        }
+        if let Some(n) = self.value_limit() {
+            out.push_str(&format!(" At most {n} values."));
+        }
+        if let Some(n) = self.text_limit() {
+            out.push_str(&format!(" At most {n} characters."));
+        }
+        out.trim_start().to_owned()
     }
 
     pub const fn multi_valued(self) -> Self {
@@ -265,7 +343,7 @@ impl AttributeDef {
         out.insert("name".into(), self.name.into());
         out.insert("type".into(), self.ty.as_str().into());
         out.insert("multiValued".into(), self.multi_valued.into());
-        out.insert("description".into(), self.description.into());
+        out.insert("description".into(), self.described().into());
         out.insert("required".into(), self.required.into());
         if !self.canonical_values.is_empty() {
             out.insert("canonicalValues".into(), self.canonical_values.into());

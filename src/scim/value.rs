@@ -2,8 +2,15 @@
 //! case-insensitive member access (RFC 7643 §2.1), type checking and coercion
 //! of attribute values against their definition (RFC 7643 §2.3), the
 //! equality used to de-duplicate multi-valued attributes, `primary`
-//! uniqueness (RFC 7643 §2.4), and keeping `schemas` in step with the
-//! extension objects present (RFC 7643 §3).
+//! uniqueness (RFC 7643 §2.4), keeping `schemas` in step with the
+//! extension objects present (RFC 7643 §3), and the size limits of a
+//! resource ([`check_limits`]: values per multi-valued attribute, characters
+//! per text value, bytes of attributes of no schema; RFC 7644 §3.12
+//! `invalidValue` beyond them).
+//!
+//! De-duplication is linear: [`element_key`] maps a value to a key that is
+//! equal exactly when [`same_element`] holds, so a set replaces pairwise
+//! comparison.
 //!
 //! Maps are edited with the order-preserving `shift_*` operations so stored
 //! documents keep the attribute order clients sent.
@@ -13,21 +20,12 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::parse_bool_text;
-use super::schema::{AttrType, AttributeDef, Mutability, ResourceTypeDef};
+use super::json::parse_bool_text;
+use super::schema::{
+    AttrType, AttributeDef, MAX_UNKNOWN_BYTES, Mutability, ResourceTypeDef, SchemaDef,
+};
 
-/// The member `key` of an object: exact spelling first, then any casing.
-pub(crate) fn get_ci<'a>(node: &'a Value, key: &str) -> Option<&'a Value> {
-    node.as_object().and_then(|map| map_get_ci(map, key))
-}
-
-pub(crate) fn map_get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
-}
+pub(crate) use super::json::{get_ci, map_get_ci};
 
 /// The spelling under which `key` is stored, if it is (any casing).
 pub(crate) fn key_ci(map: &Map<String, Value>, key: &str) -> Option<String> {
@@ -123,6 +121,8 @@ pub(crate) fn coerce(def: &AttributeDef, value: Value, label: &str) -> Result<Va
         Value::Array(items) => items,
         other => vec![other],
     };
+    // Refused before any per-value work, so an oversized list costs little.
+    check_value_count(def, items.len(), label)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items.into_iter().filter(|v| !v.is_null()) {
         out.push(coerce_single(def, item, label)?);
@@ -204,11 +204,13 @@ pub(crate) fn coerce_single(
     }
 }
 
+/// The specification [`element_key`] implements (kept as the tests' oracle).
 /// Whether two values of a multi-valued attribute denote the same value, so
 /// that adding one again updates rather than duplicates it. Complex values
 /// with a `value` sub-attribute are the same when `value` and `type` agree
 /// (`value` by the sub-attribute's case rule, `type` ignoring case); other
 /// values must be equal, strings ignoring case unless `caseExact`.
+#[cfg(test)]
 pub(crate) fn same_element(def: Option<&AttributeDef>, a: &Value, b: &Value) -> bool {
     if a == b {
         return true;
@@ -232,6 +234,87 @@ pub(crate) fn same_element(def: Option<&AttributeDef>, a: &Value, b: &Value) -> 
     }
 }
 
+/// What [`same_element`] compares, as a hashable key:
+/// `same_element(def, a, b)` ⇔ `element_key(def, a) == element_key(def, b)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum ElementKey {
+    /// A string, folded unless case-exact.
+    Text(String),
+    /// Any other JSON, in a canonical spelling (object members sorted).
+    Json(String),
+    /// A complex value with a `value` sub-attribute: its value and type.
+    Valued(Box<ElementKey>, Option<Box<ElementKey>>),
+}
+
+pub(crate) fn element_key(def: Option<&AttributeDef>, v: &Value) -> ElementKey {
+    if let Value::Object(_) = v {
+        let Some(value) = get_ci(v, "value") else {
+            return ElementKey::Json(canonical_json(v));
+        };
+        let value_exact = def
+            .and_then(|d| d.sub_attribute("value"))
+            .is_some_and(|d| d.case_exact);
+        let kind = get_ci(v, "type").map(|t| Box::new(text_key(t, false)));
+        return ElementKey::Valued(Box::new(text_key(value, value_exact)), kind);
+    }
+    text_key(v, def.is_some_and(|d| d.case_exact))
+}
+
+fn text_key(v: &Value, case_exact: bool) -> ElementKey {
+    match v {
+        Value::String(s) if !case_exact => ElementKey::Text(s.to_lowercase()),
+        Value::String(s) => ElementKey::Text(s.clone()),
+        other => ElementKey::Json(canonical_json(other)),
+    }
+}
+
+/// JSON text in which equal values (by `Value`'s equality, which ignores
+/// member order) are spelt alike.
+fn canonical_json(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                members.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (k, v)) in members.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(v, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+/// Drops repeated values (the first one wins), in linear time.
+pub(crate) fn dedupe_items(def: Option<&AttributeDef>, items: Vec<Value>) -> Vec<Value> {
+    let mut seen: HashSet<ElementKey> = HashSet::with_capacity(items.len());
+    items
+        .into_iter()
+        .filter(|item| seen.insert(element_key(def, item)))
+        .collect()
+}
+
+#[cfg(test)]
 fn text_eq(a: &Value, b: &Value, case_exact: bool) -> bool {
     match (a, b) {
         (Value::String(x), Value::String(y)) if !case_exact => x.to_lowercase() == y.to_lowercase(),
@@ -309,6 +392,128 @@ pub(crate) fn sync_schemas(doc: &mut Map<String, Value>, rt: &ResourceTypeDef) {
     }
 }
 
+fn check_value_count(def: &AttributeDef, count: usize, label: &str) -> Result<(), ScimError> {
+    match def.value_limit() {
+        Some(max) if count > max => Err(ScimError::invalid_value(format!(
+            "{label} may hold at most {max} values; got {count}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the size limits of a resource document as stored (core
+/// attributes at the top level, extensions under their URN): values per
+/// multi-valued attribute ([`AttributeDef::value_limit`]), characters per
+/// text value ([`AttributeDef::text_limit`]), and the bytes that attributes
+/// of no schema take in all ([`MAX_UNKNOWN_BYTES`]). Errors name the
+/// attribute and the limit; they never echo the value.
+pub(crate) fn check_limits(
+    doc: &Map<String, Value>,
+    rt: &ResourceTypeDef,
+) -> Result<(), ScimError> {
+    let mut unknown = 0usize;
+    for (key, value) in doc {
+        if let Some(def) = rt.core_attribute(key) {
+            check_attribute(def, value, def.name, &mut unknown)?;
+        } else if let Some(schema) = rt.extension(key) {
+            check_schema_object(schema, value, &mut unknown)?;
+        } else {
+            unknown += key.len() + json_size(value);
+        }
+    }
+    if unknown > MAX_UNKNOWN_BYTES {
+        return Err(ScimError::invalid_value(format!(
+            "attributes of no schema may take at most {MAX_UNKNOWN_BYTES} bytes of JSON in all; got {unknown}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_schema_object(
+    schema: &SchemaDef,
+    value: &Value,
+    unknown: &mut usize,
+) -> Result<(), ScimError> {
+    let Value::Object(fields) = value else {
+        *unknown += json_size(value);
+        return Ok(());
+    };
+    for (name, v) in fields {
+        match schema.attribute(name) {
+            Some(def) => {
+                let label = format!("{}:{}", schema.id, def.name);
+                check_attribute(def, v, &label, unknown)?;
+            }
+            None => *unknown += name.len() + json_size(v),
+        }
+    }
+    Ok(())
+}
+
+fn check_attribute(
+    def: &AttributeDef,
+    value: &Value,
+    label: &str,
+    unknown: &mut usize,
+) -> Result<(), ScimError> {
+    match value {
+        Value::Array(items) if def.multi_valued => {
+            check_value_count(def, items.len(), label)?;
+            items
+                .iter()
+                .try_for_each(|item| check_single(def, item, label, unknown))
+        }
+        other => check_single(def, other, label, unknown),
+    }
+}
+
+fn check_single(
+    def: &AttributeDef,
+    value: &Value,
+    label: &str,
+    unknown: &mut usize,
+) -> Result<(), ScimError> {
+    match value {
+        Value::String(text) => match def.text_limit() {
+            // Bytes bound characters from above: count only when it may matter.
+            Some(max) if text.len() > max && text.chars().count() > max => Err(
+                ScimError::invalid_value(format!("{label} may be at most {max} characters long")),
+            ),
+            _ => Ok(()),
+        },
+        Value::Object(fields) if def.is_complex() => {
+            for (name, v) in fields {
+                match def.sub_attribute(name) {
+                    Some(sub) => {
+                        check_attribute(sub, v, &format!("{label}.{}", sub.name), unknown)?
+                    }
+                    None => *unknown += name.len() + json_size(v),
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The length of `value` as compact JSON.
+fn json_size(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
 /// The ids in a `members` value: `[{"value": "id"}, …]` (a single object is
 /// accepted too). Duplicates are dropped, order kept.
 pub(crate) fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
@@ -323,7 +528,8 @@ pub(crate) fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
             Some(Value::String(id)) if !id.is_empty() => id,
             _ => {
                 return Err(ScimError::invalid_value(format!(
-                    "members must be objects whose \"value\" is the member id as a string; got {item}"
+                    "members must be objects whose \"value\" is the member id as a string; got {}",
+                    crate::domain::names::excerpt(&item.to_string())
                 )));
             }
         };
@@ -456,6 +662,85 @@ mod tests {
         ));
         assert!(!same_element(emails, &a, &json!({"value": "a@x.org"})));
         assert!(same_element(None, &json!("Ops"), &json!("ops")));
+    }
+
+    #[test]
+    fn element_keys_agree_with_same_element() {
+        let emails = USER_SCHEMA.attribute("emails");
+        let values = [
+            json!({"value": "A@x.org", "type": "work", "primary": true}),
+            json!({"value": "a@x.org", "type": "Work"}),
+            json!({"value": "a@x.org", "type": "home"}),
+            json!({"value": "a@x.org"}),
+            json!({"Value": "a@X.org"}),
+            json!({"display": "x", "label": 1}),
+            json!({"label": 1, "display": "x"}),
+            json!("Ops"),
+            json!("ops"),
+            json!(1),
+            json!("1"),
+        ];
+        for a in &values {
+            for b in &values {
+                for def in [emails, None, USER_SCHEMA.attribute("externalId")] {
+                    assert_eq!(
+                        same_element(def, a, b),
+                        element_key(def, a) == element_key(def, b),
+                        "{a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dedupe_of_many_values_is_linear() {
+        let emails = USER_SCHEMA.attribute("emails");
+        let items: Vec<Value> = (0..200_000)
+            .map(|i| json!({"value": format!("u{}@x.org", i % 100_000), "type": "work"}))
+            .collect();
+        let started = std::time::Instant::now();
+        let kept = dedupe_items(emails, items);
+        assert_eq!(kept.len(), 100_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn too_many_values_are_refused_before_coercion() {
+        let emails = USER_SCHEMA.attribute("emails").unwrap();
+        let many: Vec<Value> = (0..101)
+            .map(|i| json!({"value": format!("u{i}@x.org")}))
+            .collect();
+        let e = coerce(emails, Value::Array(many), "emails").unwrap_err();
+        assert_eq!(e.scim_type, crate::scim::ScimType::InvalidValue);
+        assert!(e.detail.contains("at most 100 values"), "{}", e.detail);
+        let hundred: Vec<Value> = (0..100)
+            .map(|i| json!({"value": format!("u{i}@x.org")}))
+            .collect();
+        assert!(coerce(emails, Value::Array(hundred), "emails").is_ok());
+    }
+
+    #[test]
+    fn limits_cover_text_lengths_and_unknown_attributes() {
+        let ok = obj(json!({"userName": "a", "displayName": "x".repeat(256)}));
+        assert!(check_limits(&ok, &USER).is_ok());
+        let long = obj(json!({"userName": "a", "displayName": "x".repeat(257)}));
+        let e = check_limits(&long, &USER).unwrap_err();
+        assert_eq!(e.detail, "displayName may be at most 256 characters long");
+        let unknown = obj(json!({"userName": "a", "blob": "x".repeat(20_000)}));
+        let e = check_limits(&unknown, &USER).unwrap_err();
+        assert!(
+            e.detail.starts_with("attributes of no schema"),
+            "{}",
+            e.detail
+        );
+        assert!(e.detail.len() < 200);
+        let nested =
+            obj(json!({"userName": "a", "name": {"givenName": "A", "extra": "x".repeat(20_000)}}));
+        assert!(check_limits(&nested, &USER).is_err());
+        let ext =
+            obj(json!({"userName": "a", urn::ENTERPRISE_USER: {"department": "x".repeat(1025)}}));
+        assert!(check_limits(&ext, &USER).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::domain::authz::gate;
 use crate::domain::authz::{
     self, BindingScope, BindingSource, Decision, Grant, IndividualOverride, MappedBinding,
     OverrideId, PermissionKey, Principal, ResourceId, ResourceType, Role, ScopeKind, SetId,
@@ -13,8 +14,8 @@ use crate::domain::authz::{
 };
 use crate::domain::{UserId, UserStatus};
 use crate::error::AppError;
-use crate::service::Acting;
 use crate::service::authz::{OrgPolicy, check_error};
+use crate::service::{Acting, owners};
 use crate::store::access::{self as rows, Holder, NewBinding, StoredBinding};
 use crate::store::orgs::Org;
 use crate::store::users::User;
@@ -88,25 +89,14 @@ fn live_user(conn: &mut DbConnection, org: &Org, key: &str) -> Result<User, AppE
     Ok(user)
 }
 
-/// Whether `user` is the last active holder of an owner role; such a user
-/// can be neither demoted, suspended nor deprovisioned (SPEC §2).
-pub fn is_last_owner(conn: &mut DbConnection, org: &Org, user: &UserId) -> Result<bool, AppError> {
-    // Most users are not owners: answer that from their own binding first.
-    if !rows::holds_owner_role(conn, user)? {
-        return Ok(false);
+/// Overrides shape one's own rights: nobody adds or removes their own.
+fn not_self(a: &Acting<'_>, user: &User) -> Result<(), AppError> {
+    if a.authority.is_user(&user.id) {
+        return Err(AppError::Forbidden(
+            "nobody adds or removes individual overrides on themselves".to_owned(),
+        ));
     }
-    let owners = rows::active_owners(conn, &org.id)?;
-    Ok(owners.len() == 1 && owners[0] == *user)
-}
-
-pub fn last_owner_error(user: &User) -> AppError {
-    AppError::Conflict {
-        code: "last_owner",
-        message: format!(
-            "`{}` is the last active owner of this organization; make someone else owner first",
-            user.user_name
-        ),
-    }
+    Ok(())
 }
 
 /// Refuse an admin edit of a role the IdP manages (`roles_managed_by = idp`).
@@ -161,9 +151,11 @@ pub fn set_org_role(
     user_key: &str,
     role_key: &str,
 ) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
     let role = org_role(op, role_key)?;
+    owners::guard_target(conn, a, &user)?;
     let current = rows::org_binding(conn, &user.id)?;
     check_managed_by_idp(conn, org, current.as_ref())?;
     authority.may_grant_role(&op.policy, &role.id, &BindingScope::Org)?;
@@ -173,8 +165,8 @@ pub fn set_org_role(
             .policy
             .role(c.binding.role.as_str())
             .is_some_and(|r| r.owner);
-        if was_owner && !role.owner && is_last_owner(conn, org, &user.id)? {
-            return Err(last_owner_error(&user));
+        if was_owner && !role.owner {
+            owners::guard(conn, org, &user)?;
         }
     }
     rows::put_org_binding(
@@ -209,8 +201,10 @@ pub fn set_workspaces(
     list: Option<Vec<String>>,
     home: Option<String>,
 ) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op) = (a.ctx, a.org, a.op);
     let user = live_user(conn, org, user_key)?;
+    owners::guard_target(conn, a, &user)?;
     let before = rows::workspace_access(conn, &user.id)?;
     let list = match list {
         None => WorkspaceList::All,
@@ -229,6 +223,11 @@ pub fn set_workspaces(
                 .map(|w| authz::WorkspaceId::new(w.id.as_str()))
         })
         .transpose()?;
+    a.authority.may_grant_workspaces(op, &list)?;
+    if let Some(h) = &home {
+        a.authority
+            .may_grant_workspaces(op, &WorkspaceList::Only([h.clone()].into()))?;
+    }
     let after = WorkspaceAccess { list, home };
     rows::put_workspace_access(conn, &user.id, &after)?;
     audit::insert(
@@ -253,8 +252,10 @@ pub fn add_binding(
     role_key: &str,
     scope: &ScopeInput,
 ) -> Result<String, AppError> {
+    a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
+    owners::guard_target(conn, a, &user)?;
     let role = op.role(role_key)?;
     let scope = scope.resolve(op)?;
     let fits = matches!(
@@ -304,8 +305,10 @@ pub fn remove_binding(
     user_key: &str,
     binding_id: &str,
 ) -> Result<(), AppError> {
+    a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
+    owners::guard_target(conn, a, &user)?;
     let not_found = || AppError::not_found("binding", binding_id);
     let binding = rows::get_binding(conn, &org.id, binding_id).map_err(|e| match e {
         StoreError::NotFound => not_found(),
@@ -320,8 +323,8 @@ pub fn remove_binding(
             .policy
             .role(binding.binding.role.as_str())
             .is_some_and(|r| r.owner);
-        if owner && is_last_owner(conn, org, &user.id)? {
-            return Err(last_owner_error(&user));
+        if owner {
+            owners::guard(conn, org, &user)?;
         }
     }
     authority.may_grant_role(&op.policy, &binding.binding.role, &binding.binding.scope)?;
@@ -349,12 +352,18 @@ pub fn add_override(
     grant: Grant,
     scope: &ScopeInput,
 ) -> Result<IndividualOverride, AppError> {
+    a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
+    not_self(a, &user)?;
+    owners::guard_target(conn, a, &user)?;
     let permission: PermissionKey = op.permission(permission)?;
     let scope = scope.resolve(op)?;
-    if grant == Grant::Allow {
-        authority.may_grant_permission(&op.policy, &permission, &scope)?;
+    // Allow or deny, an override is bounded by the granter's own rights: a
+    // deny of something one does not hold is not one's to place.
+    authority.may_grant_permission(&op.policy, &permission, &scope)?;
+    if grant == Grant::Deny {
+        owners::guard(conn, org, &user)?;
     }
     let o = IndividualOverride {
         id: OverrideId::new(uuid::Uuid::now_v7().to_string()),
@@ -383,15 +392,18 @@ pub fn remove_override(
     user_key: &str,
     override_id: &str,
 ) -> Result<(), AppError> {
+    a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let user = live_user(conn, org, user_key)?;
+    not_self(a, &user)?;
+    owners::guard_target(conn, a, &user)?;
     let removed = rows::delete_override(conn, &user.id, override_id).map_err(|e| match e {
         StoreError::NotFound => AppError::not_found("override", override_id),
         other => other.into(),
     })?;
-    if removed.grant == Grant::Allow {
-        authority.may_grant_permission(&op.policy, &removed.permission, &removed.scope)?;
-    }
+    // Lifting a deny grants what it denied; removing an allow takes away
+    // what only a holder may give: both are bounded by the remover's rights.
+    authority.may_grant_permission(&op.policy, &removed.permission, &removed.scope)?;
     audit::insert(
         conn,
         &[ctx.event(
@@ -421,6 +433,8 @@ pub fn put_user_set(
         .set(set_id)
         .ok_or_else(|| AppError::not_found("permission set", set_id))?;
     authority.may_edit_set(&op.policy, set)?;
+    authority.may_grant_set(&op.policy, set)?;
+    owners::guard_target(conn, a, &user)?;
     rows::put_user_set(conn, &user.id, &SetId::new(set_id), attached)?;
     audit::insert(
         conn,
@@ -478,6 +492,28 @@ pub struct WorkspacesAnswer {
 }
 
 pub fn access_view(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user_key: &str,
+    workspace: Option<&str>,
+) -> Result<AccessView, AppError> {
+    a.require(gate::ACCESS_READ)?;
+    view_of(conn, a.org, a.op, user_key, workspace)
+}
+
+/// The access answer returned by a write to a user's access: the writer
+/// needed `gateway.users.manage` for the change, which covers reading back
+/// what it changed.
+pub fn view_after_write(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user_key: &str,
+) -> Result<AccessView, AppError> {
+    a.require(gate::USERS_MANAGE)?;
+    view_of(conn, a.org, a.op, user_key, None)
+}
+
+fn view_of(
     conn: &mut DbConnection,
     org: &Org,
     op: &OrgPolicy,
@@ -595,8 +631,25 @@ pub fn decide(
     authz::check(&op.policy, subject, query).map_err(check_error)
 }
 
+/// The subjects of the users a check (or a batch of checks) asks about,
+/// each found or an error; the caller needs `gateway.access.read`.
+pub fn subjects_for_checks(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    users: Vec<String>,
+) -> Result<std::collections::HashMap<String, Result<Subject, AppError>>, AppError> {
+    a.require(gate::ACCESS_READ)?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let s = subject_of(conn, a.org, &u);
+            (u, s)
+        })
+        .collect())
+}
+
 /// The subject of a user named by id (or userName) for checks; 404 if unknown.
-pub fn subject_of(conn: &mut DbConnection, org: &Org, user_key: &str) -> Result<Subject, AppError> {
+fn subject_of(conn: &mut DbConnection, org: &Org, user_key: &str) -> Result<Subject, AppError> {
     let id = match user_key.parse::<UserId>() {
         Ok(id) => id,
         Err(_) => crate::service::users::find_by_id_or_name(conn, org, user_key)?.id,

@@ -3,18 +3,16 @@
 
 use secrecy::SecretString;
 
-use crate::auth::Principal;
-use crate::auth::token;
+use crate::domain::authz::{ACCESS_READER, BindingScope, gate};
 use crate::domain::{ApiKeyId, Label};
 use crate::error::AppError;
-use crate::service::Ctx;
 use crate::service::authz::OrgPolicy;
+use crate::service::{Acting, Ctx};
 use crate::store::api_keys::{ApiKey, NewApiKey};
 use crate::store::orgs::Org;
 use crate::store::users::User;
 use crate::store::{self, DbConnection, StoreError, audit};
-
-pub const TOKEN_PREFIX: &str = "rk";
+use crate::token;
 
 pub struct NewKey<'a> {
     /// `None` with `instance_admin`.
@@ -82,7 +80,7 @@ pub fn create(
         }
         (_, _, role) => role,
     };
-    let issued = token::issue(TOKEN_PREFIX);
+    let issued = token::issue(token::API_KEY_PREFIX);
     let id = ApiKeyId::from_trusted(issued.id.hyphenated().to_string());
     let key = store::api_keys::insert(
         conn,
@@ -109,6 +107,94 @@ pub fn create(
         )],
     )?;
     Ok((key, issued.token))
+}
+
+/// What an admin asks for through the API: a key acting with a role (by
+/// key or name; default the least role, `access_reader`), or a personal key
+/// acting as a user.
+pub struct KeyRequest {
+    pub name: String,
+    pub role: Option<String>,
+    pub user: Option<String>,
+}
+
+/// Create an org key through the admin API, within the creator's rights: a
+/// role key only with a role the creator may grant; a personal key only for
+/// oneself or for a user the creator may act for (who holds nothing the
+/// creator could not grant). Keys asked for without a role get
+/// `access_reader`; only the host's operator (the CLI) makes owner keys
+/// without naming the role.
+pub fn create_in_org(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    req: KeyRequest,
+) -> Result<(ApiKey, SecretString), AppError> {
+    a.require(gate::KEYS_MANAGE)?;
+    let user = match (&req.role, &req.user) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::bad_request("a personal key (user) takes no role"));
+        }
+        (_, Some(u)) => {
+            let user = crate::service::users::find_by_id_or_name(conn, a.org, u)?;
+            crate::service::owners::act_for(conn, a, &user)?;
+            Some(user)
+        }
+        (_, None) => None,
+    };
+    let role_key = match (&user, &req.role) {
+        (Some(_), _) => None,
+        (None, role) => {
+            let role = a.op.role(role.as_deref().unwrap_or(ACCESS_READER))?;
+            a.authority
+                .may_grant_role(&a.op.policy, &role.id, &BindingScope::Org)?;
+            Some(role.key.as_str().to_owned())
+        }
+    };
+    create(
+        conn,
+        a.ctx,
+        NewKey {
+            org: Some(a.org),
+            name: req.name,
+            role_key,
+            instance_admin: false,
+            user: user.as_ref(),
+        },
+    )
+}
+
+/// The org's keys (never their secrets), for key administrators.
+pub fn list_in_org(conn: &mut DbConnection, a: &Acting<'_>) -> Result<Vec<ApiKey>, AppError> {
+    a.require(gate::KEYS_MANAGE)?;
+    list(conn, Some(a.org))
+}
+
+/// Revoke one of the org's keys. A key that acts as an owner (an owner's
+/// personal key, or a key with an owner role) is revoked only by someone
+/// with the owner's rights.
+pub fn revoke_in_org(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    id: &str,
+) -> Result<ApiKey, AppError> {
+    a.require(gate::KEYS_MANAGE)?;
+    let key = get(conn, id)?;
+    if key.org_id.as_ref() != Some(&a.org.id) {
+        return Err(AppError::not_found("API key", id));
+    }
+    if let Some(user) = &key.user_id {
+        let user = crate::service::users::find(conn, a.org, user.as_str())?;
+        crate::service::owners::guard_target(conn, a, &user)?;
+    }
+    if let Some(role) = key
+        .role_key
+        .as_deref()
+        .and_then(|k| a.op.policy.role_by_key(k))
+    {
+        a.authority
+            .may_grant_role(&a.op.policy, &role.id, &BindingScope::Org)?;
+    }
+    revoke(conn, a.ctx, &key)
 }
 
 pub fn list(conn: &mut DbConnection, org: Option<&Org>) -> Result<Vec<ApiKey>, AppError> {
@@ -140,15 +226,4 @@ pub fn revoke(conn: &mut DbConnection, ctx: &Ctx, key: &ApiKey) -> Result<ApiKey
         )?;
     }
     Ok(after)
-}
-
-/// Check a presented token against its stored hash (constant time). Errors
-/// never say which part was wrong.
-pub fn verify(key: Option<ApiKey>, secret: &str) -> Result<Principal, AppError> {
-    let refused = || AppError::Unauthenticated("invalid or revoked API key".to_owned());
-    let key = key.ok_or_else(refused)?;
-    if !token::verify(secret, &key.secret_hash) || key.revoked_at.is_some() {
-        return Err(refused());
-    }
-    Ok(Principal::from_key(&key))
 }

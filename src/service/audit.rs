@@ -5,7 +5,6 @@ use chrono::NaiveDateTime;
 use crate::error::AppError;
 use crate::service::users::Page;
 use crate::store::audit::{AuditEvent, AuditQuery};
-use crate::store::orgs::Org;
 use crate::store::{self, DbConnection, PageCursor};
 
 #[derive(Debug, Clone, Default)]
@@ -20,10 +19,12 @@ pub struct AuditFilter {
 
 pub fn list(
     conn: &mut DbConnection,
-    org: &Org,
+    a: &crate::service::Acting<'_>,
     f: AuditFilter,
     limit: i64,
 ) -> Result<Page<AuditEvent>, AppError> {
+    a.require(crate::domain::authz::gate::AUDIT_READ)?;
+    let org = a.org;
     let before = f
         .cursor
         .as_deref()

@@ -45,12 +45,31 @@ impl OrgPolicy {
             .collect()
     }
 
-    /// A role by key (or id). Unknown is a 404 naming it.
+    /// A role by key, id or display name (key and name case-insensitively:
+    /// `Owner`, `owner` and `View Manager` all work everywhere a role is
+    /// named). Unknown is a 404 naming it and listing the valid names.
     pub fn role(&self, key: &str) -> Result<&authz::Role, AppError> {
+        let wanted = key.trim();
         self.policy
-            .role_by_key(key)
-            .or_else(|| self.policy.role(key))
-            .ok_or_else(|| AppError::not_found("role", key))
+            .role_by_key(wanted)
+            .or_else(|| self.policy.role(wanted))
+            .or_else(|| {
+                self.policy.roles().find(|r| {
+                    r.key.as_str().eq_ignore_ascii_case(wanted)
+                        || r.name.to_lowercase() == wanted.to_lowercase()
+                })
+            })
+            .ok_or_else(|| {
+                let valid: Vec<String> = self
+                    .policy
+                    .roles()
+                    .map(|r| format!("{} ({})", r.key.as_str(), r.name))
+                    .collect();
+                AppError::NotFound(format!(
+                    "role `{key}` not found; roles of this organization: {}",
+                    valid.join(", ")
+                ))
+            })
     }
 
     /// The preset's owner role (last-owner protection, default key role).
@@ -99,8 +118,13 @@ impl PolicyCache {
 pub enum Authority {
     /// The CLI on the server host, or an instance-admin key: unrestricted.
     Operator,
-    /// An org API key acting with a role, or a personal key acting as its user.
-    Subject { subject: Subject, label: String },
+    /// An org API key acting with a role, or a personal key acting as its
+    /// user (`user` is then that user: nobody edits their own overrides).
+    Subject {
+        subject: Subject,
+        label: String,
+        user: Option<crate::domain::UserId>,
+    },
 }
 
 fn forbidden(what: &str, decision: &Decision) -> AppError {
@@ -111,19 +135,14 @@ impl Authority {
     /// The authority of an org key that acts with a role (not as a user).
     pub fn of_role(
         org_policy: &OrgPolicy,
-        role_key: Option<&str>,
+        role_key: &str,
         label: &str,
     ) -> Result<Authority, AppError> {
-        let role = match role_key {
-            Some(k) => org_policy.role(k).map_err(|_| {
-                AppError::Forbidden(format!(
-                    "this key's role `{k}` no longer exists in the organization"
-                ))
-            })?,
-            None => org_policy.owner_role().ok_or_else(|| {
-                AppError::Forbidden("this organization has no owner role".to_owned())
-            })?,
-        };
+        let role = org_policy.role(role_key).map_err(|_| {
+            AppError::Forbidden(format!(
+                "this key's role `{role_key}` no longer exists in the organization"
+            ))
+        })?;
         let mut subject = Subject::active();
         subject.bindings.push(Binding {
             id: BindingId::new(format!("api-key:{label}")),
@@ -136,11 +155,16 @@ impl Authority {
         Ok(Authority::Subject {
             subject,
             label: format!("API key `{label}` (role {})", role.key),
+            user: None,
         })
     }
 
     /// The authority of a personal key: its user's access, while active.
-    pub fn of_user(subject: Subject, label: &str) -> Result<Authority, AppError> {
+    pub fn of_user(
+        user: crate::domain::UserId,
+        subject: Subject,
+        label: &str,
+    ) -> Result<Authority, AppError> {
         if subject.status != UserStatus::Active {
             return Err(AppError::Unauthenticated(format!(
                 "the user behind this key is {}",
@@ -150,6 +174,7 @@ impl Authority {
         Ok(Authority::Subject {
             subject,
             label: label.to_owned(),
+            user: Some(user),
         })
     }
 
@@ -162,7 +187,7 @@ impl Authority {
 
     /// Require an org-level permission (a `gateway.*` one for admin calls).
     pub fn require(&self, policy: &Policy, permission: &str) -> Result<(), AppError> {
-        let Authority::Subject { subject, label } = self else {
+        let Authority::Subject { subject, label, .. } = self else {
             return Ok(());
         };
         let query = Query::of(permission);
@@ -218,6 +243,58 @@ impl Authority {
         match self {
             Authority::Operator => Ok(()),
             Authority::Subject { subject, .. } => authz::can_attach_set_to_role(policy, subject)
+                .map_err(|e| AppError::Forbidden(e.to_string())),
+        }
+    }
+}
+
+impl Authority {
+    /// Whether this authority is `user` acting through a personal key.
+    pub fn is_user(&self, user: &crate::domain::UserId) -> bool {
+        matches!(self, Authority::Subject { user: Some(u), .. } if u == user)
+    }
+
+    /// May this authority act for `target` — hold, or be able to grant,
+    /// every right the target has? (Personal keys for others; writes that
+    /// could hand over an owner's account.)
+    pub fn may_act_for(
+        &self,
+        policy: &Policy,
+        target: &Subject,
+        who: &str,
+    ) -> Result<(), AppError> {
+        match self {
+            Authority::Operator => Ok(()),
+            Authority::Subject { subject, label, .. } => {
+                authz::can_act_for(policy, subject, target).map_err(|e| {
+                    AppError::Forbidden(format!(
+                        "{label} may not act for `{who}`, who holds more than it may grant: {e}"
+                    ))
+                })
+            }
+        }
+    }
+
+    /// Nobody grants access to a workspace they cannot see.
+    pub fn may_grant_workspaces(
+        &self,
+        op: &OrgPolicy,
+        list: &authz::WorkspaceList,
+    ) -> Result<(), AppError> {
+        match self {
+            Authority::Operator => Ok(()),
+            Authority::Subject { subject, .. } => {
+                authz::can_grant_workspaces(&op.policy, subject, list, &op.workspace_ids())
+                    .map_err(|e| AppError::Forbidden(e.to_string()))
+            }
+        }
+    }
+
+    /// Attaching a set to a user gives its steps: only to those who hold them.
+    pub fn may_grant_set(&self, policy: &Policy, set: &PermissionSet) -> Result<(), AppError> {
+        match self {
+            Authority::Operator => Ok(()),
+            Authority::Subject { subject, .. } => authz::can_grant_set(policy, subject, set)
                 .map_err(|e| AppError::Forbidden(e.to_string())),
         }
     }

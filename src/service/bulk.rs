@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::error::ScimApiError;
 use crate::scim::urn;
 use crate::service::scim::{self, Precondition, Scope, parse_etags};
+use crate::store::audit;
 use crate::store::{DbConnection, write_tx};
 
 struct Op {
@@ -139,6 +140,36 @@ fn substitute(v: &mut Value, ids: &HashMap<String, String>) {
     }
 }
 
+/// The resource type and id a Bulk `path` names (RFC 7644 §3.7: "the
+/// resource's relative path"): exactly `/Users`, `/Groups` or
+/// `/{type}/{id}` with one id segment. Anything else — dot segments, more
+/// segments, a query, an empty id — names nothing, and is refused rather
+/// than read as the nearest endpoint.
+fn bulk_target(path: &str) -> Option<(&str, Option<&str>)> {
+    let rest = path.strip_prefix('/')?;
+    let (kind, id) = match rest.split_once('/') {
+        Some((kind, id)) => (kind, Some(id)),
+        None => (rest, None),
+    };
+    if !matches!(kind, "Users" | "Groups") {
+        return None;
+    }
+    match id {
+        None => Some((kind, None)),
+        Some(id)
+            if !id.is_empty()
+                && id != "."
+                && id != ".."
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:~".contains(c)) =>
+        {
+            Some((kind, Some(id)))
+        }
+        Some(_) => None,
+    }
+}
+
 /// Run one operation; `Ok((status, rendered))`.
 fn dispatch(
     conn: &mut DbConnection,
@@ -148,11 +179,15 @@ fn dispatch(
     data: Option<Value>,
 ) -> Result<(u16, Option<scim::Rendered>), ScimApiError> {
     let if_match: Vec<Precondition> = op.version.as_deref().map(parse_etags).unwrap_or_default();
-    let mut parts = path.trim_start_matches('/').splitn(2, '/');
-    let kind = parts.next().unwrap_or_default();
-    let id = parts
-        .next()
-        .filter(|id| !id.is_empty() && !id.contains('/'));
+    let (kind, id) = bulk_target(path).ok_or_else(|| {
+        ScimApiError::BadRequest(
+            crate::scim::ScimType::InvalidPath,
+            format!(
+                "Bulk path `{}` must be /Users, /Groups, /Users/{{id}} or /Groups/{{id}}",
+                crate::domain::names::excerpt(path)
+            ),
+        )
+    })?;
     let need_data = || {
         data.clone()
             .ok_or_else(|| ScimApiError::invalid_syntax("this operation needs `data`"))
@@ -188,8 +223,9 @@ fn dispatch(
         _ => Err(ScimApiError::BadRequest(
             crate::scim::ScimType::InvalidPath,
             format!(
-                "`{} {path}` is not a Bulk operation on /Users or /Groups",
-                op.method
+                "`{} {}` is not a Bulk operation on /Users or /Groups",
+                op.method,
+                crate::domain::names::excerpt(path)
             ),
         )),
     }
@@ -259,6 +295,12 @@ pub fn run(
                     results[op.index] = Some(r);
                 }
                 Err(e) => {
+                    if matches!(e, ScimApiError::Refused { .. }) {
+                        let event = scim::refusal_event(s.ctx, &s.org.id, &s.directory.id, &e);
+                        write_tx(conn, |c| {
+                            audit::insert(c, &[event]).map_err(ScimApiError::from)
+                        })?;
+                    }
                     results[op.index] = Some(failure(op, &e));
                     errors += 1;
                     if fail_on_errors.is_some_and(|n| errors >= n) {
@@ -282,4 +324,38 @@ fn failure(op: &Op, e: &ScimApiError) -> Value {
         r["bulkId"] = json!(b);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bulk_target;
+
+    #[test]
+    fn only_the_resource_paths_of_rfc_7644_are_bulk_targets() {
+        assert_eq!(bulk_target("/Users"), Some(("Users", None)));
+        assert_eq!(bulk_target("/Groups"), Some(("Groups", None)));
+        assert_eq!(
+            bulk_target("/Users/0190a1b2-c3d4"),
+            Some(("Users", Some("0190a1b2-c3d4")))
+        );
+        assert_eq!(
+            bulk_target("/Groups/bulkId:qwerty"),
+            Some(("Groups", Some("bulkId:qwerty")))
+        );
+        for bad in [
+            "/Users/../../other",
+            "/Users/..",
+            "/Users/",
+            "/Users/a/b",
+            "Users",
+            "/Users?x=1",
+            "/Users/a?x",
+            "/Me",
+            "/users",
+            "",
+            "/",
+        ] {
+            assert_eq!(bulk_target(bad), None, "{bad}");
+        }
+    }
 }

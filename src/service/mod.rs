@@ -10,6 +10,7 @@ pub mod authz;
 pub mod bulk;
 pub mod directories;
 pub mod orgs;
+pub mod owners;
 pub mod role_sources;
 pub mod roles;
 pub mod scim;
@@ -72,6 +73,14 @@ pub struct Acting<'a> {
     pub org: &'a crate::store::orgs::Org,
     pub op: &'a authz::OrgPolicy,
     pub authority: &'a authz::Authority,
+}
+
+impl Acting<'_> {
+    /// Require a gateway permission of whoever acts (403 naming it). Every
+    /// admin operation calls this itself, so no handler can forget it.
+    pub fn require(&self, permission: &str) -> Result<(), crate::error::AppError> {
+        self.authority.require(&self.op.policy, permission)
+    }
 }
 
 /// Clamp a client's page size to `1..=max`, defaulting when absent.

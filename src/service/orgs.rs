@@ -20,6 +20,12 @@ pub fn resolve(conn: &mut DbConnection, key: &str) -> Result<Org, AppError> {
     })
 }
 
+/// The org a request acts in, for readers of access.
+pub fn get<'a>(a: &crate::service::Acting<'a>) -> Result<&'a Org, AppError> {
+    a.require(crate::domain::authz::gate::ACCESS_READ)?;
+    Ok(a.org)
+}
+
 pub struct NewOrg {
     pub slug: String,
     pub name: Option<String>,

@@ -17,8 +17,8 @@ use crate::domain::authz::{
 use crate::domain::{DirectoryId, UserId, UserStatus};
 use crate::error::AppError;
 use crate::service::Ctx;
-use crate::service::access::is_last_owner;
 use crate::service::authz::OrgPolicy;
+use crate::service::owners::is_last_owner;
 use crate::store::orgs::Org;
 use crate::store::users::User;
 use crate::store::{self, DbConnection, audit};
@@ -75,9 +75,14 @@ pub fn scim_roles(op: &OrgPolicy, scim: &Value) -> Vec<ScimRole> {
 }
 
 /// The org's default role id, if the setting names an existing role.
+/// Never an owner role: the settings refuse one, and a stored one (from
+/// before that rule) is ignored rather than handed to every new user.
 pub fn default_role(org: &Org, op: &OrgPolicy) -> Option<RoleId> {
     let key = org.settings.default_role.as_deref()?;
-    op.policy.role_by_key(key).map(|r| r.id.clone())
+    op.policy
+        .role_by_key(key)
+        .filter(|r| !r.owner && r.binds_at == authz::ScopeKind::Org)
+        .map(|r| r.id.clone())
 }
 
 /// Re-evaluate every live user of a directory (after its mappings changed).
@@ -110,19 +115,31 @@ fn matches(m: &GroupMapping, group_id: &str, display_name: &str) -> bool {
         && (m.group == group_id || m.group.eq_ignore_ascii_case(display_name))
 }
 
-/// The directory's SCIM-group mappings.
+/// The directory's SCIM-group mappings within its ceiling. A mapping is
+/// checked against the ceiling when it is created; one the ceiling has since
+/// narrowed below no longer applies.
 pub fn directory_mappings(
     conn: &mut DbConnection,
     org: &Org,
+    op: &OrgPolicy,
     directory: &DirectoryId,
 ) -> Result<Vec<GroupMapping>, AppError> {
-    Ok(
+    let mappings: Vec<GroupMapping> =
         store::mappings::for_source(conn, &org.id, directory.as_str())?
             .into_iter()
             .map(|m| m.mapping)
             .filter(|m| m.kind == MappingKind::ScimGroup)
-            .collect(),
-    )
+            .collect();
+    if mappings.is_empty() {
+        return Ok(mappings);
+    }
+    let d = store::directories::by_id(conn, directory)?;
+    Ok(mappings
+        .into_iter()
+        .filter(|m| {
+            crate::service::directories::check_ceiling(op, &d, Some(&m.role), &m.workspaces).is_ok()
+        })
+        .collect())
 }
 
 /// Resolve and materialise the org-level role of `users` (all of this
@@ -139,7 +156,7 @@ pub fn reapply(
         return Ok(0);
     }
     let records = store::users::get_many(conn, &org.id, users)?;
-    let mappings = directory_mappings(conn, org, directory)?;
+    let mappings = directory_mappings(conn, org, op, directory)?;
     let mut groups_of: HashMap<String, Vec<(String, String)>> = HashMap::new();
     if !mappings.is_empty() {
         for (user, group, name) in store::groups::memberships_in_directory(conn, users, directory)?
@@ -228,19 +245,24 @@ pub fn apply_one(
         let was_owner = stored
             .and_then(|b| op.policy.role(b.binding.role.as_str()))
             .is_some_and(|r| r.owner);
-        let becomes_owner = op
-            .policy
-            .role(resolution.role.as_str())
-            .is_some_and(|r| r.owner);
-        if was_owner && !becomes_owner && is_last_owner(conn, org, &user.id)? {
-            tracing::warn!(user = %user.id, "kept the last owner's role although the IdP would change it");
+        // A directory never changes an owner's role (SPEC §2: an owner's
+        // rights are the owner's; the directory's ceiling holds no owner
+        // role), and the last active owner keeps theirs whatever happens.
+        let keeps = was_owner && stored.is_some_and(|b| b.binding.role != resolution.role);
+        if keeps {
+            let reason = if is_last_owner(conn, org, &user.id)? {
+                "last active owner"
+            } else {
+                "a directory never changes an owner's role"
+            };
+            tracing::warn!(user = %user.id, reason, "kept an owner's role although the IdP would change it");
             events.push(ctx.event(
                 Some(&org.id),
                 "user.role_change_refused",
                 "user",
                 Some(user.id.to_string()),
                 None,
-                Some(serde_json::json!({"reason": "last active owner", "would_be": resolution.reason})),
+                Some(serde_json::json!({"reason": reason, "would_be": resolution.reason})),
             ));
         } else {
             store::access::put_org_binding(

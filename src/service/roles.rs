@@ -14,6 +14,7 @@ use crate::domain::OrgSettings;
 use crate::domain::authz::{
     self, BindingScope, Grant, GroupMapping, MappingId, MappingKind, PermissionKey, PermissionKind,
     PermissionSet, Policy, ResourceId, Role, RoleId, RoleKey, ScopeKind, SetId, VisibilityMode,
+    gate,
 };
 use crate::error::AppError;
 use crate::service::Acting;
@@ -70,6 +71,11 @@ fn apply(records: &PolicyRecords, role: &mut Role, input: &RoleInput) -> Result<
         role.name = crate::domain::Label::parse("name", n)?.into_string();
     }
     if let Some(d) = &input.description {
+        crate::domain::names::check_free_text(
+            "description",
+            d.trim(),
+            crate::domain::names::DESCRIPTION_MAX_CHARS,
+        )?;
         role.description = d.trim().to_owned();
     }
     if let Some(b) = &input.binds_at {
@@ -186,6 +192,7 @@ pub fn create_role(
     a: &Acting<'_>,
     input: RoleInput,
 ) -> Result<Value, AppError> {
+    a.require(gate::ROLES_MANAGE)?;
     let (ctx, org, authority) = (a.ctx, a.org, a.authority);
     let mut records = store::policy::load(conn, &org.id)?;
     let key = input
@@ -232,6 +239,7 @@ pub fn update_role(
     key: &str,
     input: RoleInput,
 ) -> Result<Value, AppError> {
+    a.require(gate::ROLES_MANAGE)?;
     let (ctx, org, authority) = (a.ctx, a.org, a.authority);
     let mut records = store::policy::load(conn, &org.id)?;
     let before = find_role(&records, key)?.clone();
@@ -287,6 +295,7 @@ pub fn update_role(
 }
 
 pub fn delete_role(conn: &mut DbConnection, a: &Acting<'_>, key: &str) -> Result<(), AppError> {
+    a.require(gate::ROLES_MANAGE)?;
     let (ctx, org, authority) = (a.ctx, a.org, a.authority);
     let records = store::policy::load(conn, &org.id)?;
     let role = find_role(&records, key)?.clone();
@@ -354,6 +363,11 @@ fn fill_set(set: &mut PermissionSet, input: &SetInput) -> Result<(), AppError> {
         set.name = crate::domain::Label::parse("name", n)?.into_string();
     }
     if let Some(d) = &input.description {
+        crate::domain::names::check_free_text(
+            "description",
+            d.trim(),
+            crate::domain::names::DESCRIPTION_MAX_CHARS,
+        )?;
         set.description = d.trim().to_owned();
     }
     if let Some(a) = &input.application {
@@ -500,6 +514,7 @@ pub fn set_defaults(
     a: &Acting<'_>,
     allow: Vec<String>,
 ) -> Result<Vec<String>, AppError> {
+    a.require(gate::ROLES_MANAGE)?;
     let (ctx, org, authority) = (a.ctx, a.org, a.authority);
     let mut records = store::policy::load(conn, &org.id)?;
     let before = records.defaults.clone();
@@ -538,6 +553,7 @@ pub fn update_settings(
     a: &Acting<'_>,
     settings: OrgSettings,
 ) -> Result<Org, AppError> {
+    a.require(gate::SETTINGS_MANAGE)?;
     let (ctx, org, op) = (a.ctx, a.org, a.op);
     let mut settings = settings.validate()?;
     if settings.preset != org.settings.preset {
@@ -551,6 +567,20 @@ pub fn update_settings(
             return Err(AppError::bad_request(format!(
                 "default_role `{key}` is not an org-level role"
             )));
+        }
+        // Every user created without a role (admin API, SCIM, SSO-default,
+        // invites) gets the default role: it is a grant to all of them.
+        if role.owner {
+            return Err(AppError::BadRequest {
+                code: "owner_default_role",
+                message: format!(
+                    "default_role `{key}` is an owner role; the default role may never be an owner role"
+                ),
+            });
+        }
+        if org.settings.default_role.as_deref() != Some(role.key.as_str()) {
+            a.authority
+                .may_grant_role(&op.policy, &role.id, &BindingScope::Org)?;
         }
         settings.default_role = Some(role.key.as_str().to_owned());
     }
@@ -583,6 +613,41 @@ pub struct MappingInput {
     pub priority: i32,
 }
 
+/// Group mappings are configured by whoever configures their source: SCIM
+/// directories (`gateway.scim.manage`) or SSO connections
+/// (`gateway.sso.manage`); either may list them.
+fn require_mapping_admin(a: &Acting<'_>, kind: Option<MappingKind>) -> Result<(), AppError> {
+    match kind {
+        Some(MappingKind::ScimGroup) => a.require(gate::SCIM_MANAGE),
+        Some(MappingKind::SsoClaim) => a.require(gate::SSO_MANAGE),
+        None => a
+            .require(gate::SCIM_MANAGE)
+            .or_else(|_| a.require(gate::SSO_MANAGE)),
+    }
+}
+
+/// The org's group mappings, for SCIM or SSO administrators.
+pub fn list_mappings(conn: &mut DbConnection, a: &Acting<'_>) -> Result<Vec<Value>, AppError> {
+    require_mapping_admin(a, None)?;
+    Ok(store::mappings::list(conn, &a.org.id)?
+        .iter()
+        .map(|m| mapping_view(a.op, m))
+        .collect())
+}
+
+/// The org's compiled policy (catalogue, roles, sets, defaults) for readers
+/// of access: the product's `access_reader` key and every administrator.
+pub fn policy_for_reading<'a>(a: &Acting<'a>) -> Result<&'a OrgPolicy, AppError> {
+    a.require(gate::ACCESS_READ)?;
+    Ok(a.op)
+}
+
+/// The org's settings, for those who may change them.
+pub fn settings<'a>(a: &Acting<'a>) -> Result<&'a OrgSettings, AppError> {
+    a.require(gate::SETTINGS_MANAGE)?;
+    Ok(&a.org.settings)
+}
+
 pub fn mapping_view(op: &OrgPolicy, m: &store::mappings::StoredMapping) -> Value {
     let workspaces: Vec<String> = m
         .mapping
@@ -612,6 +677,7 @@ pub fn create_mapping(
     a: &Acting<'_>,
     input: MappingInput,
 ) -> Result<Value, AppError> {
+    require_mapping_admin(a, Some(input.kind))?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let role = op.role(&input.role)?;
     if role.binds_at != ScopeKind::Org {
@@ -634,7 +700,7 @@ pub fn create_mapping(
             "source (the SSO connection id) must not be empty",
         ));
     }
-    let workspaces = input
+    let workspaces: std::collections::BTreeSet<authz::WorkspaceId> = input
         .workspaces
         .iter()
         .map(|w| {
@@ -642,6 +708,16 @@ pub fn create_mapping(
                 .map(|x| authz::WorkspaceId::new(x.id.as_str()))
         })
         .collect::<Result<_, _>>()?;
+    // A mapping grants its role and workspaces to everyone in the group.
+    authority.may_grant_workspaces(op, &authz::WorkspaceList::Only(workspaces.clone()))?;
+    if input.kind == MappingKind::ScimGroup {
+        let directory = crate::service::directories::resolve(conn, org, &input.source)?;
+        crate::service::directories::check_ceiling(op, &directory, Some(&role.id), &workspaces)
+            .map_err(|message| AppError::BadRequest {
+                code: "beyond_ceiling",
+                message,
+            })?;
+    }
     let mapping = GroupMapping {
         id: MappingId::new(uuid::Uuid::now_v7().to_string()),
         kind: input.kind,
@@ -671,12 +747,20 @@ pub fn create_mapping(
 }
 
 pub fn delete_mapping(conn: &mut DbConnection, a: &Acting<'_>, id: &str) -> Result<(), AppError> {
+    let stored_kind = store::mappings::get(conn, &a.org.id, id)
+        .map(|m| m.mapping.kind)
+        .ok();
+    require_mapping_admin(a, stored_kind)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let stored = store::mappings::get(conn, &org.id, id).map_err(|e| match e {
         StoreError::NotFound => AppError::not_found("group mapping", id),
         other => other.into(),
     })?;
     authority.may_grant_role(&op.policy, &stored.mapping.role, &BindingScope::Org)?;
+    authority.may_grant_workspaces(
+        op,
+        &authz::WorkspaceList::Only(stored.mapping.workspaces.iter().cloned().collect()),
+    )?;
     store::mappings::delete(conn, &org.id, id)?;
     audit::insert(
         conn,

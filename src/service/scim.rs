@@ -20,6 +20,7 @@ use crate::domain::authz::{
 };
 use crate::domain::{Email, GroupId, UserId, UserName, UserSource, UserStatus};
 use crate::error::ScimApiError;
+use crate::scim::cursor::{Cursor, CursorError, Kind, Position};
 use crate::scim::index::{self, IndexedValue};
 use crate::scim::schema::{AttrPath, GROUP, USER, urn};
 use crate::scim::{
@@ -194,7 +195,10 @@ fn user_write(
     {
         if let Some(role) = ext.get("role").and_then(Value::as_str) {
             let r = s.op.role(role).map_err(|_| {
-                ScimApiError::invalid_value(format!("role `{role}` does not exist"))
+                ScimApiError::invalid_value(format!(
+                    "role `{}` does not exist",
+                    crate::domain::names::excerpt(role)
+                ))
             })?;
             if r.binds_at != authz::ScopeKind::Org {
                 return Err(ScimApiError::invalid_value(format!(
@@ -210,7 +214,10 @@ fn user_write(
                 .collect();
             for n in &names {
                 s.op.workspace(n).map_err(|_| {
-                    ScimApiError::invalid_value(format!("workspace `{n}` does not exist"))
+                    ScimApiError::invalid_value(format!(
+                        "workspace `{}` does not exist",
+                        crate::domain::names::excerpt(n)
+                    ))
                 })?;
             }
             let home = ext
@@ -229,6 +236,19 @@ fn user_write(
             .unwrap_or_default(),
     )
     .map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
+    // Every address is validated, not only the one stored as the email: a
+    // secondary value such as `a@b.com,c@d.com` is as hostile as a primary.
+    for value in doc
+        .get("emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("value").and_then(Value::as_str))
+        .filter(|v| !v.is_empty())
+    {
+        Email::parse(value)
+            .map_err(|e| ScimApiError::invalid_value(format!("emails: {}", e.message)))?;
+    }
     let email = primary_email(&doc)
         .map(|e| Email::parse(&e))
         .transpose()
@@ -240,7 +260,8 @@ fn user_write(
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
             return Err(ScimApiError::invalid_value(format!(
-                "externalId must be a string, not {other}"
+                "externalId must be a string, not {}",
+                crate::domain::names::excerpt(&other.to_string())
             )));
         }
     };
@@ -403,14 +424,9 @@ fn guard_last_owner(
 ) -> Result<(), ScimApiError> {
     // The user's own org role is in their access snapshot: only an owner
     // needs the count of active owners.
-    let owner = user.access.bindings.iter().any(|b| {
-        b.scope == BindingScope::Org
-            && matches!(b.principal, Principal::User(_))
-            && s.op.policy.role(b.role.as_str()).is_some_and(|r| r.owner)
-    });
-    if owner
+    if holds_owner(s, user)
         && user.status == UserStatus::Active
-        && crate::service::access::is_last_owner(conn, s.org, &user.id)?
+        && crate::service::owners::is_last_owner(conn, s.org, &user.id)?
     {
         return Err(ScimApiError::mutability(format!(
             "cannot {what} `{}`: the last active owner of the organization",
@@ -418,6 +434,115 @@ fn guard_last_owner(
         )));
     }
     Ok(())
+}
+
+/// Whether the user holds an owner role at org level (from their snapshot).
+fn holds_owner(s: &Scope<'_>, user: &User) -> bool {
+    user.access.bindings.iter().any(|b| {
+        b.scope == BindingScope::Org
+            && matches!(b.principal, Principal::User(_))
+            && s.op.policy.role(b.role.as_str()).is_some_and(|r| r.owner)
+    })
+}
+
+/// The audit event of a write the directory was refused (its own
+/// transaction rolled back, so this one is written on its own).
+pub fn refusal_event(
+    ctx: &Ctx,
+    org: &crate::domain::OrgId,
+    directory: &crate::domain::DirectoryId,
+    e: &ScimApiError,
+) -> store::audit::NewAuditEvent {
+    ctx.event(
+        Some(org),
+        "scim.write_refused",
+        "scim_directory",
+        Some(directory.to_string()),
+        None,
+        Some(json!({"status": e.status().as_u16(), "reason": e.to_string()})),
+    )
+}
+
+fn refused(forbidden: bool, message: String) -> ScimApiError {
+    ScimApiError::Refused { forbidden, message }
+}
+
+/// The directory's ceiling and its rules toward owners (SPEC §2 "Granting
+/// limits"): every role named by `roles` or the rollcall extension, and
+/// every workspace the extension names, must be within the ceiling; a
+/// directory never takes over an owner (adoption), never changes an owner's
+/// userName, email or role, and suspends an owner only if it provisioned
+/// them itself (and they are not the last one).
+fn check_directory_rules(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    before: Option<&User>,
+    w: &UserWrite,
+) -> Result<(), ScimApiError> {
+    let roles_changed = before.is_none_or(|b| {
+        b.scim.get("roles") != w.fields.scim.get("roles")
+            || b.scim.get(urn::ROLLCALL_USER) != w.fields.scim.get(urn::ROLLCALL_USER)
+    });
+    if roles_changed {
+        for r in role_sources::scim_roles(s.op, &w.fields.scim) {
+            crate::service::directories::check_ceiling(s.op, s.directory, Some(&r.role), [])
+                .map_err(|m| refused(false, m))?;
+        }
+    }
+    if let Some((list, home)) = &w.workspaces {
+        let ids: Vec<authz::WorkspaceId> = list
+            .iter()
+            .chain(home.iter())
+            .filter_map(|n| s.op.workspace(n).ok())
+            .map(|x| authz::WorkspaceId::new(x.id.as_str()))
+            .collect();
+        crate::service::directories::check_ceiling(s.op, s.directory, None, &ids)
+            .map_err(|m| refused(false, m))?;
+    }
+    let Some(before) = before.filter(|b| holds_owner(s, b)) else {
+        return Ok(());
+    };
+    let name = &before.user_name;
+    let same_name = UserName::parse(&before.user_name)
+        .is_ok_and(|n| n.canonical() == w.fields.user_name.canonical());
+    let same_email = before.email.as_deref().map(str::to_lowercase)
+        == w.fields.email.as_ref().map(|e| e.canonical().to_owned());
+    if !same_name || !same_email {
+        return Err(refused(
+            true,
+            format!("a SCIM directory never changes an owner's userName or email (`{name}`)"),
+        ));
+    }
+    if roles_changed {
+        if crate::service::owners::is_last_owner(conn, s.org, &before.id)? {
+            return Err(ScimApiError::mutability(format!(
+                "cannot change the roles of `{name}`: the last active owner of the organization keeps the owner role"
+            )));
+        }
+        return Err(refused(
+            true,
+            format!("a SCIM directory never changes an owner's role (`{name}`)"),
+        ));
+    }
+    if !w.active && before.status == UserStatus::Active {
+        own_owner(s, before, "suspend")?;
+    }
+    Ok(())
+}
+
+/// A directory may suspend or deprovision only an owner it provisioned itself.
+fn own_owner(s: &Scope<'_>, user: &User, what: &str) -> Result<(), ScimApiError> {
+    if user.source == UserSource::Scim && user.directory_id.as_ref() == Some(&s.directory.id) {
+        Ok(())
+    } else {
+        Err(refused(
+            true,
+            format!(
+                "a SCIM directory may {what} only owners it provisioned itself; `{}` was not",
+                user.user_name
+            ),
+        ))
+    }
 }
 
 /// Apply workspaces named by the rollcall extension.
@@ -466,6 +591,7 @@ pub fn create_user(
 ) -> Result<Rendered, ScimApiError> {
     let normalized = normalize_for_write(body, &USER)?;
     let w = user_write(s, normalized.doc, None, false)?;
+    check_directory_rules(conn, s, None, &w)?;
     if let (DbConnection::Pg(pg), None) = (&mut *conn, &w.workspaces) {
         let (user, binding) = new_user(s, &w);
         let audit = audit_user(s, "user.created", None, Some(&user));
@@ -578,6 +704,15 @@ fn adopt(
     found: User,
     mut w: UserWrite,
 ) -> Result<Rendered, ScimApiError> {
+    if holds_owner(s, &found) {
+        return Err(refused(
+            true,
+            format!(
+                "a SCIM directory never adopts an owner (`{}` already exists in the organization)",
+                found.user_name
+            ),
+        ));
+    }
     w.fields.source = found.source;
     if !w.active {
         guard_last_owner(conn, s, &found, "deactivate")?;
@@ -630,6 +765,7 @@ fn save_user(
     if !w.active && before.status == UserStatus::Active {
         guard_last_owner(conn, s, before, "deactivate")?;
     }
+    check_directory_rules(conn, s, Some(before), &w)?;
     let roles_changed = before.scim.get("roles") != w.fields.scim.get("roles")
         || before.scim.get(urn::ROLLCALL_USER) != w.fields.scim.get(urn::ROLLCALL_USER);
     let old_values = index::user_values(&before.scim);
@@ -664,8 +800,8 @@ fn save_user(
     Ok(render_user(s, &user, &groups))
 }
 
-/// `PUT /Users/{id}`: full replace (attributes not sent are cleared).
-pub fn replace_user(
+/// One attempt of [`replace_user`] (see [`retrying`]).
+fn replace_user_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -688,8 +824,8 @@ pub fn replace_user(
     save_user(conn, s, &before, w, "user.replaced")
 }
 
-/// `PATCH /Users/{id}` (RFC 7644 §3.5.2, with the Okta and Entra dialects).
-pub fn patch_user(
+/// One attempt of [`patch_user`] (see [`retrying`]).
+fn patch_user_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -714,8 +850,8 @@ pub fn patch_user(
     save_user(conn, s, &before, w, "user.updated")
 }
 
-/// `DELETE /Users/{id}`: deprovision (soft; later GETs are 404, audit stays).
-pub fn delete_user(
+/// One attempt of [`delete_user`] (see [`retrying`]).
+fn delete_user_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -724,6 +860,9 @@ pub fn delete_user(
     let before = live_user(conn, s, id)?;
     check_if_match(if_match, before.version)?;
     guard_last_owner(conn, s, &before, "delete")?;
+    if holds_owner(s, &before) {
+        own_owner(s, &before, "deprovision")?;
+    }
     let mut fields = UserFields::of(&before)?;
     fields.status = UserStatus::Deprovisioned;
     let after = store::users::update(conn, &before, before.version, &fields, s.ctx.now)?;
@@ -826,13 +965,17 @@ fn resolve_members(
         .collect();
     if !unknown.is_empty() {
         return Err(ScimApiError::invalid_value(format!(
-            "members: no user of this directory has id {}",
+            "members: no user of this directory has id {}{}",
             unknown
                 .iter()
                 .take(10)
-                .map(|u| format!("`{u}`"))
+                .map(|u| format!("`{}`", crate::domain::names::excerpt(u)))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            match unknown.len() {
+                n if n > 10 => format!(" (and {} more)", n - 10),
+                _ => String::new(),
+            }
         )));
     }
     Ok(wanted
@@ -853,7 +996,8 @@ fn group_fields(doc: &Value) -> Result<GroupFields, ScimApiError> {
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
             return Err(ScimApiError::invalid_value(format!(
-                "externalId must be a string, not {other}"
+                "externalId must be a string, not {}",
+                crate::domain::names::excerpt(&other.to_string())
             )));
         }
     };
@@ -892,7 +1036,7 @@ fn membership_effects(
     if affected.is_empty() {
         return Ok(());
     }
-    let mappings = role_sources::directory_mappings(conn, s.org, &s.directory.id)?;
+    let mappings = role_sources::directory_mappings(conn, s.org, s.op, &s.directory.id)?;
     if names
         .iter()
         .any(|n| role_sources::group_is_mapped(&mappings, group.as_str(), n))
@@ -1020,8 +1164,10 @@ fn save_group(
     let group = match &fields {
         Some(f) => store::groups::update(conn, before, before.version, f, s.ctx.now)
             .map_err(|e| duplicate_group(e, &f.display_name))?,
+        // The version is checked and bumped in one statement: a membership
+        // change never lands on a version the client did not see.
         None if !added.is_empty() || !removed.is_empty() => {
-            store::groups::touch(conn, &before.id, s.ctx.now)?;
+            store::groups::touch(conn, &before.id, before.version, s.ctx.now)?;
             store::groups::get(conn, &s.org.id, &before.id)?
         }
         None => before.clone(),
@@ -1056,8 +1202,8 @@ fn save_group(
     Ok(group)
 }
 
-/// `PUT /Groups/{id}`: full replace, including `members` when sent.
-pub fn replace_group(
+/// One attempt of [`replace_group`] (see [`retrying`]).
+fn replace_group_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -1079,9 +1225,8 @@ pub fn replace_group(
     Ok(render_group(s, &group, Some(&members)))
 }
 
-/// `PATCH /Groups/{id}`: attribute changes and membership edits; members
-/// are changed row by row and the member list is neither rebuilt nor returned.
-pub fn patch_group(
+/// One attempt of [`patch_group`] (see [`retrying`]).
+fn patch_group_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -1105,7 +1250,8 @@ pub fn patch_group(
     Ok(render_group(s, &group, None))
 }
 
-pub fn delete_group(
+/// One attempt of [`delete_group`] (see [`retrying`]).
+fn delete_group_once(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     id: &str,
@@ -1114,7 +1260,7 @@ pub fn delete_group(
     let before = live_group(conn, s, id)?;
     check_if_match(if_match, before.version)?;
     let members = store::groups::member_ids(conn, &before.id)?;
-    let mappings = role_sources::directory_mappings(conn, s.org, &s.directory.id)?;
+    let mappings = role_sources::directory_mappings(conn, s.org, s.op, &s.directory.id)?;
     let mapped = role_sources::group_is_mapped(&mappings, before.id.as_str(), &before.display_name);
     let had_bindings = store::access::group_has_bindings(conn, &before.id)?;
     store::groups::delete(conn, &before.id)?;
@@ -1138,6 +1284,103 @@ pub fn delete_group(
     Ok(())
 }
 
+// ============================================================ version races
+
+/// Run one write attempt in a savepoint. A client that sent no `If-Match`
+/// asked for no precondition, so a version race it lost (another writer
+/// committed in between) is retried on the fresh state, a bounded number of
+/// times — never answered with 412. With `If-Match`, the 412 stands.
+fn retrying<T>(
+    conn: &mut DbConnection,
+    if_match: &[Precondition],
+    mut attempt: impl FnMut(&mut DbConnection) -> Result<T, ScimApiError>,
+) -> Result<T, ScimApiError> {
+    use diesel::Connection;
+    // Each lost race means another writer committed: a client loses at
+    // most once per concurrent writer, so this bound is only reached
+    // under sustained contention on one resource (then 503, Retry-After).
+    for _ in 0..16 {
+        match conn.transaction(|c| attempt(c)) {
+            Err(ScimApiError::PreconditionFailed(_)) if if_match.is_empty() => continue,
+            other => return other,
+        }
+    }
+    Err(ScimApiError::Unavailable(
+        "the resource keeps changing under concurrent writes; retry the request".to_owned(),
+    ))
+}
+
+/// `PUT /Users/{id}`: full replace (attributes not sent are cleared).
+pub fn replace_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    retrying(conn, if_match, |c| {
+        replace_user_once(c, s, id, body.clone(), if_match)
+    })
+}
+
+/// `PATCH /Users/{id}` (RFC 7644 §3.5.2, with the Okta and Entra dialects).
+pub fn patch_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: &Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    retrying(conn, if_match, |c| {
+        patch_user_once(c, s, id, body, if_match)
+    })
+}
+
+/// `DELETE /Users/{id}`: deprovision (soft; later GETs are 404, audit stays).
+pub fn delete_user(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    if_match: &[Precondition],
+) -> Result<(), ScimApiError> {
+    retrying(conn, if_match, |c| delete_user_once(c, s, id, if_match))
+}
+
+/// `PUT /Groups/{id}`: full replace, including `members` when sent.
+pub fn replace_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    retrying(conn, if_match, |c| {
+        replace_group_once(c, s, id, body.clone(), if_match)
+    })
+}
+
+/// `PATCH /Groups/{id}`: attribute changes and membership edits.
+pub fn patch_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    body: &Value,
+    if_match: &[Precondition],
+) -> Result<Rendered, ScimApiError> {
+    retrying(conn, if_match, |c| {
+        patch_group_once(c, s, id, body, if_match)
+    })
+}
+
+pub fn delete_group(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    id: &str,
+    if_match: &[Precondition],
+) -> Result<(), ScimApiError> {
+    retrying(conn, if_match, |c| delete_group_once(c, s, id, if_match))
+}
+
 // ====================================================================== listing
 
 /// Query parameters of a list or search (RFC 7644 §3.4.2, §3.4.3).
@@ -1150,6 +1393,28 @@ pub struct ListParams {
     pub count: Option<i64>,
     pub attributes: Option<String>,
     pub excluded_attributes: Option<String>,
+    /// RFC 9865: present (even empty) asks for cursor paging.
+    pub cursor: Option<String>,
+}
+
+/// The server's paging limits and cursor settings.
+#[derive(Debug, Clone)]
+pub struct Paging {
+    pub default_page: u32,
+    pub max_page: u32,
+    pub cursor_key: crate::configuration::CursorKey,
+    pub cursor_timeout: std::time::Duration,
+}
+
+impl Paging {
+    pub fn from_settings(s: &crate::configuration::ScimSettings) -> Paging {
+        Paging {
+            default_page: s.default_page_size,
+            max_page: s.max_page_size,
+            cursor_key: s.cursor_key.clone(),
+            cursor_timeout: s.cursor_timeout,
+        }
+    }
 }
 
 /// Projection requested with `attributes` / `excludedAttributes`.
@@ -1296,10 +1561,18 @@ pub fn list_users(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     p: &ListParams,
-    default_page: u32,
-    max_page: u32,
+    paging: &Paging,
 ) -> Result<Value, ScimApiError> {
-    let l = prepare(p, &USER, store::scim::user_sort, default_page, max_page)?;
+    if p.cursor.is_some() {
+        return cursor_page(conn, s, p, &[Kind::Users], "Users", paging);
+    }
+    let l = prepare(
+        p,
+        &USER,
+        store::scim::user_sort,
+        paging.default_page,
+        paging.max_page,
+    )?;
     let page =
         store::scim::list_users(conn, &s.org.id, &s.directory.id, l.filter.as_ref(), &l.spec)?;
     let ids: Vec<UserId> = page.items.iter().map(|u| u.id.clone()).collect();
@@ -1319,10 +1592,18 @@ pub fn list_groups(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     p: &ListParams,
-    default_page: u32,
-    max_page: u32,
+    paging: &Paging,
 ) -> Result<Value, ScimApiError> {
-    let l = prepare(p, &GROUP, store::scim::group_sort, default_page, max_page)?;
+    if p.cursor.is_some() {
+        return cursor_page(conn, s, p, &[Kind::Groups], "Groups", paging);
+    }
+    let l = prepare(
+        p,
+        &GROUP,
+        store::scim::group_sort,
+        paging.default_page,
+        paging.max_page,
+    )?;
     let page = store::scim::list_groups(conn, &s.directory.id, l.filter.as_ref(), &l.spec)?;
     let mut members = if l.projection.wants_members() {
         let ids: Vec<GroupId> = page.items.iter().map(|g| g.id.clone()).collect();
@@ -1350,9 +1631,9 @@ pub fn search_all(
     conn: &mut DbConnection,
     s: &Scope<'_>,
     p: &ListParams,
-    default_page: u32,
-    max_page: u32,
+    paging: &Paging,
 ) -> Result<Value, ScimApiError> {
+    let (default_page, max_page) = (paging.default_page, paging.max_page);
     let filter = parse_filter(p.filter.as_deref())?;
     let applies = |rt| {
         filter
@@ -1370,35 +1651,399 @@ pub fn search_all(
             .unwrap_or_default();
         return Err(ScimApiError::BadRequest(ScimType::InvalidFilter, e));
     }
+    // Users come first, then groups. Each type is asked only for the part
+    // of the page that falls in it (and for its total), so the work is
+    // bounded by `count`, whatever `startIndex` is.
+    if p.cursor.is_some() {
+        let kinds: Vec<Kind> = [(for_users, Kind::Users), (for_groups, Kind::Groups)]
+            .into_iter()
+            .filter_map(|(applies, k)| applies.then_some(k))
+            .collect();
+        return cursor_page(conn, s, p, &kinds, "root", paging);
+    }
     let (start, count) = page_bounds(p, default_page, max_page);
-    let window = ListParams {
-        start_index: Some(1),
-        count: Some(start - 1 + count),
-        ..p.clone()
+    let offset = start - 1;
+    let resources = |v: &mut Value| match v.get_mut("Resources").map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
     };
-    let empty = || list_response(Vec::new(), 0, 1);
-    let users = if for_users {
-        list_users(conn, s, &window, default_page, u32::MAX)?
+    let total_of = |v: &Value| v["totalResults"].as_i64().unwrap_or(0);
+    let (mut all, user_total) = if for_users {
+        let page = ListParams {
+            start_index: Some(start),
+            count: Some(count),
+            ..p.clone()
+        };
+        let mut users = list_users(conn, s, &page, paging)?;
+        (resources(&mut users), total_of(&users))
     } else {
-        empty()
+        (Vec::new(), 0)
     };
-    let groups = if for_groups {
-        list_groups(conn, s, &window, default_page, u32::MAX)?
+    let group_total = if for_groups {
+        let page = ListParams {
+            start_index: Some((offset - user_total).max(0) + 1),
+            count: Some(count - all.len() as i64),
+            ..p.clone()
+        };
+        let mut groups = list_groups(conn, s, &page, paging)?;
+        all.extend(resources(&mut groups));
+        total_of(&groups)
     } else {
-        empty()
+        0
     };
-    let total =
-        users["totalResults"].as_i64().unwrap_or(0) + groups["totalResults"].as_i64().unwrap_or(0);
-    let all: Vec<Value> = users["Resources"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(groups["Resources"].as_array().into_iter().flatten())
-        .skip((start - 1) as usize)
-        .take(count as usize)
-        .cloned()
+    Ok(list_response(all, user_total + group_total, start))
+}
+
+// ====================================================================== cursor paging
+
+/// A row of a cursor walk, before rendering.
+enum Row {
+    User(Box<User>),
+    Group(Box<Group>),
+}
+
+impl Row {
+    fn position(&self) -> Position {
+        let (kind, created, id) = match self {
+            Row::User(u) => (Kind::Users, u.created_at, u.id.as_str()),
+            Row::Group(g) => (Kind::Groups, g.created_at, g.id.as_str()),
+        };
+        Position {
+            kind,
+            created_micros: created.and_utc().timestamp_micros(),
+            id: id.to_owned(),
+        }
+    }
+}
+
+fn invalid_cursor() -> ScimApiError {
+    ScimApiError::BadRequest(
+        ScimType::InvalidCursor,
+        "the cursor is not one this server issued for this query (same endpoint, filter and \
+         sort); send an empty cursor to start again"
+            .into(),
+    )
+}
+
+/// One keyset step in one resource table: rows strictly after (`ascending`)
+/// or before `from`, nearest first.
+fn fetch_rows(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    kind: Kind,
+    filter: Option<&Filter>,
+    from: Option<&Position>,
+    ascending: bool,
+    limit: usize,
+) -> Result<Vec<Row>, ScimApiError> {
+    let from = match from {
+        None => None,
+        Some(p) => Some((
+            chrono::DateTime::from_timestamp_micros(p.created_micros)
+                .ok_or_else(invalid_cursor)?
+                .naive_utc(),
+            p.id.clone(),
+        )),
+    };
+    let k = store::scim::Keyset {
+        from,
+        ascending,
+        limit: limit as i64,
+    };
+    Ok(match kind {
+        Kind::Users => store::scim::users_keyset(conn, &s.org.id, &s.directory.id, filter, &k)?
+            .into_iter()
+            .map(|u| Row::User(Box::new(u)))
+            .collect(),
+        Kind::Groups => store::scim::groups_keyset(conn, &s.directory.id, filter, &k)?
+            .into_iter()
+            .map(|g| Row::Group(Box::new(g)))
+            .collect(),
+    })
+}
+
+/// Walks `order` (the resource tables in walk order) from `start`, forward
+/// or backward, collecting up to `limit` rows in the direction walked.
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    order: &[Kind],
+    filter: Option<&Filter>,
+    descending: bool,
+    start: Option<&Position>,
+    forward: bool,
+    limit: usize,
+) -> Result<Vec<Row>, ScimApiError> {
+    let first = match start {
+        None if forward => 0,
+        None => order.len().saturating_sub(1),
+        Some(p) => order
+            .iter()
+            .position(|k| *k == p.kind)
+            .ok_or_else(invalid_cursor)?,
+    };
+    let segments: Vec<usize> = if forward {
+        (first..order.len()).collect()
+    } else {
+        (0..=first).rev().collect()
+    };
+    let mut rows = Vec::new();
+    let mut from = start;
+    for seg in segments {
+        if rows.len() >= limit {
+            break;
+        }
+        let ascending = forward != descending;
+        let got = fetch_rows(
+            conn,
+            s,
+            order[seg],
+            filter,
+            from.take(),
+            ascending,
+            limit - rows.len(),
+        )?;
+        rows.extend(got);
+    }
+    Ok(rows)
+}
+
+fn render_rows(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    rows: &[Row],
+    projection: &Projection,
+) -> Result<Vec<Value>, ScimApiError> {
+    let user_ids: Vec<UserId> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::User(u) => Some(u.id.clone()),
+            Row::Group(_) => None,
+        })
         .collect();
-    Ok(list_response(all, total, start))
+    let group_ids: Vec<GroupId> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Group(g) => Some(g.id.clone()),
+            Row::User(_) => None,
+        })
+        .collect();
+    let mut groups = store::scim::groups_of_users(conn, &s.directory.id, &user_ids)?;
+    let mut members = if projection.wants_members() && !group_ids.is_empty() {
+        Some(store::scim::members_of_groups(conn, &group_ids)?)
+    } else {
+        None
+    };
+    Ok(rows
+        .iter()
+        .map(|r| match r {
+            Row::User(u) => {
+                let g = groups.remove(u.id.as_str()).unwrap_or_default();
+                projection.apply(&render_user(s, u, &g).body, &USER)
+            }
+            Row::Group(g) => {
+                let m = members
+                    .as_mut()
+                    .map(|m| m.remove(g.id.as_str()).unwrap_or_default());
+                projection.apply(&render_group(s, g, m.as_deref()).body, &GROUP)
+            }
+        })
+        .collect())
+}
+
+/// A page of cursor-based pagination (RFC 9865) over the resource tables
+/// `kinds`, in the stable order `(meta.created, id)` (ascending, or
+/// descending with `sortBy=meta.created&sortOrder=descending`). `nextCursor`
+/// is present exactly when more results follow; `previousCursor` when the
+/// page is not the first. Every page re-applies the filter and the
+/// directory's scope: a cursor is only a position.
+fn cursor_page(
+    conn: &mut DbConnection,
+    s: &Scope<'_>,
+    p: &ListParams,
+    kinds: &[Kind],
+    endpoint: &str,
+    paging: &Paging,
+) -> Result<Value, ScimApiError> {
+    if p.start_index.is_some() {
+        return Err(ScimApiError::invalid_value(
+            "send either startIndex (index paging) or cursor (cursor paging, RFC 9865), not both",
+        ));
+    }
+    let filter = parse_filter(p.filter.as_deref())?;
+    if let Some(f) = &filter {
+        for kind in kinds {
+            let rt = match kind {
+                Kind::Users => &USER,
+                Kind::Groups => &GROUP,
+            };
+            crate::scim::filter::validate(f, rt)
+                .map_err(|e| ScimApiError::BadRequest(ScimType::InvalidFilter, e.to_string()))?;
+        }
+    }
+    let projection = Projection::parse(p.attributes.as_deref(), p.excluded_attributes.as_deref())?;
+    let sort_by = p
+        .sort_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let descending = descending(p)? && sort_by.is_some();
+    if let Some(sort_by) = sort_by {
+        let path =
+            AttrPath::parse(sort_by).map_err(|e| ScimApiError::invalid_value(e.to_string()))?;
+        let created = path.urn.is_none()
+            && path.attr.eq_ignore_ascii_case("meta")
+            && path
+                .sub_attr
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case("created"));
+        if !created {
+            return Err(ScimApiError::invalid_value(format!(
+                "cursor paging walks resources in creation order (sortBy=meta.created), which \
+                 never changes, so no resource is skipped or repeated; `{sort_by}` is only \
+                 available with index paging (startIndex)"
+            )));
+        }
+    }
+    let count = match p.count {
+        None => i64::from(paging.default_page),
+        Some(c) if c < 1 => {
+            return Err(ScimApiError::BadRequest(
+                ScimType::InvalidCount,
+                format!(
+                    "count must be between 1 and maxPageSize ({}) with cursor paging",
+                    paging.max_page
+                ),
+            ));
+        }
+        Some(c) => c.min(i64::from(paging.max_page)),
+    } as usize;
+    let context = format!(
+        "{endpoint}\n{}\n{}\n{descending}",
+        s.directory.id,
+        filter.as_ref().map(ToString::to_string).unwrap_or_default()
+    );
+    let now = s.ctx.now.and_utc().timestamp();
+    let key = paging.cursor_key.bytes();
+    let cursor = match p.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            crate::scim::cursor::decode(key, &context, text, now, paging.cursor_timeout.as_secs())
+                .map_err(|e| match e {
+                    CursorError::Invalid => invalid_cursor(),
+                    CursorError::Expired => ScimApiError::BadRequest(
+                        ScimType::ExpiredCursor,
+                        format!(
+                            "the cursor is older than cursorTimeout ({} s); send an empty \
+                             cursor to start again",
+                            paging.cursor_timeout.as_secs()
+                        ),
+                    ),
+                })?,
+        ),
+    };
+    let order: Vec<Kind> = if descending {
+        kinds.iter().rev().copied().collect()
+    } else {
+        kinds.to_vec()
+    };
+    let f = filter.as_ref();
+    let forward_page = |conn: &mut DbConnection,
+                        start: Option<&Position>|
+     -> Result<(Vec<Row>, bool), ScimApiError> {
+        let mut rows = walk(conn, s, &order, f, descending, start, true, count + 1)?;
+        let more = rows.len() > count;
+        rows.truncate(count);
+        Ok((rows, more))
+    };
+    let (rows, next, previous) = match &cursor {
+        None => {
+            let (rows, more) = forward_page(conn, None)?;
+            (rows, more, false)
+        }
+        Some(Cursor::After(at)) => {
+            let (rows, more) = forward_page(conn, Some(at))?;
+            let previous = !rows.is_empty();
+            (rows, more, previous)
+        }
+        Some(Cursor::Before(at)) => {
+            let mut rows = walk(conn, s, &order, f, descending, Some(at), false, count + 1)?;
+            let more_before = rows.len() > count;
+            rows.truncate(count);
+            rows.reverse();
+            match rows.last() {
+                // Nothing before: the previous page of the first is the first.
+                None => {
+                    let (rows, more) = forward_page(conn, None)?;
+                    (rows, more, false)
+                }
+                Some(last) => {
+                    let after = walk(
+                        conn,
+                        s,
+                        &order,
+                        f,
+                        descending,
+                        Some(&last.position()),
+                        true,
+                        1,
+                    )?;
+                    (rows, !after.is_empty(), more_before)
+                }
+            }
+        }
+    };
+    let mut total = 0;
+    for kind in kinds {
+        let spec_limit0 = |conn: &mut DbConnection| -> Result<i64, ScimApiError> {
+            Ok(match kind {
+                Kind::Users => {
+                    store::scim::list_users(
+                        conn,
+                        &s.org.id,
+                        &s.directory.id,
+                        f,
+                        &ListSpec {
+                            sort: None,
+                            offset: 0,
+                            limit: 0,
+                        },
+                    )?
+                    .total
+                }
+                Kind::Groups => {
+                    store::scim::list_groups(
+                        conn,
+                        &s.directory.id,
+                        f,
+                        &ListSpec {
+                            sort: None,
+                            offset: 0,
+                            limit: 0,
+                        },
+                    )?
+                    .total
+                }
+            })
+        };
+        total += spec_limit0(conn)?;
+    }
+    let resources = render_rows(conn, s, &rows, &projection)?;
+    let mut body = json!({
+        "schemas": [urn::LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    let mint = |c: Cursor| crate::scim::cursor::encode(key, &context, &c, now);
+    if next && let Some(last) = rows.last() {
+        body["nextCursor"] = json!(mint(Cursor::After(last.position())));
+    }
+    if previous && let Some(first) = rows.first() {
+        body["previousCursor"] = json!(mint(Cursor::Before(first.position())));
+    }
+    Ok(body)
 }
 
 // ====================================================================== discovery

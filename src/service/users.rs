@@ -4,8 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::domain::authz::{
-    self, BindingScope, BindingSource, ScopeKind, WorkspaceAccess, WorkspaceList,
+    self, BindingScope, BindingSource, ScopeKind, WorkspaceAccess, WorkspaceList, gate,
 };
+use crate::domain::names;
 use crate::domain::{Email, UserId, UserName, UserSource, UserStatus};
 use crate::error::AppError;
 use crate::service::Acting;
@@ -49,6 +50,12 @@ pub fn unique_error(field: &UniqueField, user_name: &str, email: Option<&str>) -
     }
 }
 
+/// A user, for someone who manages users.
+pub fn get(conn: &mut DbConnection, a: &Acting<'_>, id: &str) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
+    find(conn, a.org, id)
+}
+
 pub fn find(conn: &mut DbConnection, org: &Org, id: &str) -> Result<User, AppError> {
     let not_found = || AppError::not_found("user", id);
     let uid: UserId = id.parse().map_err(|_| not_found())?;
@@ -80,6 +87,16 @@ pub struct NewUser {
     pub role: Option<String>,
     /// Workspace ids or slugs the user is restricted to; default: unrestricted.
     pub workspaces: Option<Vec<String>>,
+}
+
+/// The free-text fields of a user are names: [`names::PERSON_NAME_MAX_CHARS`] each.
+fn check_names(fields: &[(&'static str, Option<&String>)]) -> Result<(), AppError> {
+    for (field, value) in fields {
+        if let Some(v) = value {
+            names::check_free_text(field, v.trim(), names::PERSON_NAME_MAX_CHARS)?;
+        }
+    }
+    Ok(())
 }
 
 fn clean(s: Option<String>) -> Option<String> {
@@ -118,6 +135,7 @@ fn synthesized_scim(f: &UserFields) -> Value {
 /// given one, source `admin`, within the creator's granting limits; or the
 /// org default) and optional workspace restriction.
 pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let role = match &input.role {
         Some(key) => {
@@ -146,6 +164,9 @@ pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result
                 .collect::<Result<std::collections::BTreeSet<_>, _>>()
         })
         .transpose()?;
+    if let Some(list) = &workspaces {
+        authority.may_grant_workspaces(op, &WorkspaceList::Only(list.clone()))?;
+    }
     let email = clean(input.email).map(|e| Email::parse(&e)).transpose()?;
     let user_name = match (clean(input.user_name), &email) {
         (Some(n), _) => UserName::parse(&n)?,
@@ -154,6 +175,12 @@ pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result
             return Err(AppError::bad_request("a user needs a userName or an email"));
         }
     };
+    check_names(&[
+        ("given_name", input.given_name.as_ref()),
+        ("family_name", input.family_name.as_ref()),
+        ("display_name", input.display_name.as_ref()),
+        ("external_id", input.external_id.as_ref()),
+    ])?;
     let mut fields = UserFields {
         user_name,
         email,
@@ -225,12 +252,14 @@ pub struct Page<T> {
 
 pub fn list(
     conn: &mut DbConnection,
-    org: &Org,
+    a: &Acting<'_>,
     search: Option<String>,
     status: Option<UserStatus>,
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<Page<User>, AppError> {
+    a.require(gate::USERS_MANAGE)?;
+    let org = a.org;
     let after = cursor
         .map(|c| PageCursor::decode(c).ok_or_else(|| AppError::bad_request("invalid cursor")))
         .transpose()?;
@@ -331,20 +360,36 @@ pub fn modify(
     )))
 }
 
+/// Change profile fields. Changing someone's userName or email is the way
+/// into their account once they sign in by email or SSO, so it needs the
+/// right to act for them (to grant everything they hold); any write to an
+/// owner needs the owner's own rights.
 pub fn update_profile(
     conn: &mut DbConnection,
-    ctx: &Ctx,
-    org: &Org,
+    a: &Acting<'_>,
     id: &str,
     if_match: Option<i64>,
     changes: ProfileChanges,
 ) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
+    let (ctx, org) = (a.ctx, a.org);
+    let target = find(conn, org, id)?;
+    if changes.user_name.is_some() || changes.email.is_some() {
+        crate::service::owners::act_for(conn, a, &target)?;
+    } else {
+        crate::service::owners::guard_target(conn, a, &target)?;
+    }
     let user_name = changes
         .user_name
         .as_deref()
         .map(UserName::parse)
         .transpose()?;
     let email = changes.email.as_deref().map(Email::parse).transpose()?;
+    check_names(&[
+        ("given_name", changes.given_name.as_ref()),
+        ("family_name", changes.family_name.as_ref()),
+        ("display_name", changes.display_name.as_ref()),
+    ])?;
     modify(conn, ctx, org, id, if_match, "user.updated", |_, f| {
         if let Some(n) = &user_name {
             f.user_name = n.clone();
@@ -369,12 +414,13 @@ pub fn update_profile(
 /// Suspend (`active`/`invited` → `suspended`) or reactivate (`suspended` → `active`).
 pub fn set_status(
     conn: &mut DbConnection,
-    ctx: &Ctx,
-    org: &Org,
+    a: &Acting<'_>,
     id: &str,
     if_match: Option<i64>,
     target: UserStatus,
 ) -> Result<User, AppError> {
+    a.require(gate::USERS_MANAGE)?;
+    let (ctx, org) = (a.ctx, a.org);
     let action = match target {
         UserStatus::Suspended => "user.suspended",
         UserStatus::Active => "user.reactivated",
@@ -384,11 +430,10 @@ pub fn set_status(
             )));
         }
     };
+    let user = find(conn, org, id)?;
+    crate::service::owners::guard_target(conn, a, &user)?;
     if target == UserStatus::Suspended {
-        let user = find(conn, org, id)?;
-        if crate::service::access::is_last_owner(conn, org, &user.id)? {
-            return Err(crate::service::access::last_owner_error(&user));
-        }
+        crate::service::owners::guard(conn, org, &user)?;
     }
     modify(conn, ctx, org, id, if_match, action, |user, f| {
         let allowed = match target {

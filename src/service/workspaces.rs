@@ -1,8 +1,9 @@
 //! Workspaces of an org.
 
+use crate::domain::authz::gate;
 use crate::domain::{Label, Slug};
 use crate::error::AppError;
-use crate::service::Ctx;
+use crate::service::Acting;
 use crate::store::orgs::Org;
 use crate::store::workspaces::Workspace;
 use crate::store::{self, DbConnection, StoreError, audit};
@@ -14,10 +15,11 @@ pub struct NewWorkspace {
 
 pub fn create(
     conn: &mut DbConnection,
-    ctx: &Ctx,
-    org: &Org,
+    a: &Acting<'_>,
     input: NewWorkspace,
 ) -> Result<Workspace, AppError> {
+    a.require(gate::SETTINGS_MANAGE)?;
+    let (ctx, org) = (a.ctx, a.org);
     let slug = Slug::parse("slug", &input.slug)?;
     let name = Label::parse("name", input.name.as_deref().unwrap_or(slug.as_str()))?;
     let ws = store::workspaces::insert(conn, &org.id, slug.as_str(), name.as_str(), ctx.now)
@@ -42,6 +44,12 @@ pub fn create(
         )],
     )?;
     Ok(ws)
+}
+
+/// The org's workspaces, for readers of access (from the compiled policy).
+pub fn listed<'a>(a: &Acting<'a>) -> Result<&'a [Workspace], AppError> {
+    a.require(gate::ACCESS_READ)?;
+    Ok(&a.op.workspaces)
 }
 
 pub fn list(conn: &mut DbConnection, org: &Org) -> Result<Vec<Workspace>, AppError> {

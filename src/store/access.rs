@@ -287,25 +287,68 @@ pub fn put_org_binding(
     now: NaiveDateTime,
 ) -> Result<Option<StoredBinding>, StoreError> {
     let previous = org_binding(conn, user)?;
-    if let Some(p) = &previous {
-        diesel::delete(bindings::table.filter(bindings::id.eq(p.binding.id.as_str())))
+    match role {
+        None => {
+            diesel::delete(
+                bindings::table
+                    .filter(bindings::user_id.eq(user.as_str()))
+                    .filter(bindings::scope_kind.eq("org")),
+            )
             .execute(conn)?;
-    }
-    if let Some((role, source, mapping)) = role {
-        diesel::insert_into(bindings::table)
-            .values((
-                bindings::id.eq(uuid::Uuid::now_v7().to_string()),
-                bindings::org_id.eq(org.as_str()),
-                bindings::user_id.eq(user.as_str()),
-                bindings::role_id.eq(role.as_str()),
-                bindings::scope_kind.eq("org"),
-                bindings::source.eq(source.as_str()),
-                bindings::mapping_id.eq(mapping.map(MappingId::as_str)),
-                bindings::created_at.eq(now),
-            ))
-            .execute(conn)?;
+        }
+        Some((role, source, mapping)) => upsert_org_binding(
+            conn,
+            &uuid::Uuid::now_v7().to_string(),
+            org,
+            user,
+            role,
+            source,
+            mapping,
+            now,
+        )?,
     }
     Ok(previous)
+}
+
+/// One user's org-level binding, inserted or replaced in one statement
+/// (`bindings_user_org_key` is the conflict target), so concurrent writers
+/// of the same user's role never collide: the last one wins.
+#[allow(clippy::too_many_arguments)]
+fn upsert_org_binding(
+    conn: &mut DbConnection,
+    id: &str,
+    org: &OrgId,
+    user: &UserId,
+    role: &RoleId,
+    source: BindingSource,
+    mapping: Option<&MappingId>,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    const TAIL: &str = "ON CONFLICT (user_id) WHERE scope_kind = 'org' AND user_id IS NOT NULL \
+         DO UPDATE SET role_id = excluded.role_id, source = excluded.source, \
+         mapping_id = excluded.mapping_id, created_at = excluded.created_at";
+    let head = match conn {
+        DbConnection::Pg(_) => {
+            "INSERT INTO bindings (id, org_id, user_id, role_id, scope_kind, source, mapping_id, created_at) \
+             VALUES ($1, $2, $3, $4, 'org', $5, $6, $7) "
+        }
+        DbConnection::Sqlite(_) => {
+            "INSERT INTO bindings (id, org_id, user_id, role_id, scope_kind, source, mapping_id, created_at) \
+             VALUES (?, ?, ?, ?, 'org', ?, ?, ?) "
+        }
+    };
+    let sql = format!("{head}{TAIL}");
+    crate::on_backend!(conn, |c| diesel::sql_query(&sql)
+        .bind::<Text, _>(id)
+        .bind::<Text, _>(org.as_str())
+        .bind::<Text, _>(user.as_str())
+        .bind::<Text, _>(role.as_str())
+        .bind::<Text, _>(source.as_str())
+        .bind::<Nullable<Text>, _>(mapping.map(MappingId::as_str))
+        .bind::<Timestamp, _>(now)
+        .execute(c))?;
+    Ok(())
 }
 
 /// Write the row of an org-level binding the caller already put in the

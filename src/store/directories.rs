@@ -15,6 +15,38 @@ struct DirectoryRow {
     org_id: String,
     name: String,
     created_at: NaiveDateTime,
+    ceiling_roles: String,
+    ceiling_workspaces: Option<String>,
+}
+
+/// What a directory may assign (SPEC §2 "Granting limits" applied to an
+/// IdP): org-level roles by id, and workspaces by id (`None`: every
+/// workspace). The rules that use it live in `service::directories`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ceiling {
+    pub roles: std::collections::BTreeSet<String>,
+    pub workspaces: Option<std::collections::BTreeSet<String>>,
+}
+
+impl Ceiling {
+    /// Stored text is ours; a value that does not parse admits nothing
+    /// (never "every workspace").
+    fn from_columns(roles: &str, workspaces: Option<&str>) -> Ceiling {
+        Ceiling {
+            roles: serde_json::from_str(roles).unwrap_or_default(),
+            workspaces: workspaces.map(|w| serde_json::from_str(w).unwrap_or_default()),
+        }
+    }
+
+    fn columns(&self) -> Result<(String, Option<String>), StoreError> {
+        Ok((
+            serde_json::to_string(&self.roles)?,
+            self.workspaces
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        ))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +55,7 @@ pub struct Directory {
     pub org_id: OrgId,
     pub name: String,
     pub created_at: NaiveDateTime,
+    pub ceiling: Ceiling,
 }
 
 impl From<DirectoryRow> for Directory {
@@ -32,6 +65,7 @@ impl From<DirectoryRow> for Directory {
             org_id: OrgId::from_trusted(r.org_id),
             name: r.name,
             created_at: r.created_at,
+            ceiling: Ceiling::from_columns(&r.ceiling_roles, r.ceiling_workspaces.as_deref()),
         }
     }
 }
@@ -40,13 +74,17 @@ pub fn insert(
     conn: &mut DbConnection,
     org: &OrgId,
     name: &str,
+    ceiling: &Ceiling,
     now: NaiveDateTime,
 ) -> Result<Directory, StoreError> {
+    let (ceiling_roles, ceiling_workspaces) = ceiling.columns()?;
     let row = DirectoryRow {
         id: DirectoryId::generate().into_string(),
         org_id: org.as_str().to_owned(),
         name: name.to_owned(),
         created_at: now,
+        ceiling_roles,
+        ceiling_workspaces,
     };
     diesel::insert_into(scim_directories::table)
         .values((
@@ -54,9 +92,27 @@ pub fn insert(
             scim_directories::org_id.eq(&row.org_id),
             scim_directories::name.eq(&row.name),
             scim_directories::created_at.eq(row.created_at),
+            scim_directories::ceiling_roles.eq(&row.ceiling_roles),
+            scim_directories::ceiling_workspaces.eq(&row.ceiling_workspaces),
         ))
         .execute(conn)?;
     Ok(row.into())
+}
+
+/// Replace a directory's ceiling.
+pub fn set_ceiling(
+    conn: &mut DbConnection,
+    id: &DirectoryId,
+    ceiling: &Ceiling,
+) -> Result<Directory, StoreError> {
+    let (roles, workspaces) = ceiling.columns()?;
+    diesel::update(scim_directories::table.find(id.as_str()))
+        .set((
+            scim_directories::ceiling_roles.eq(roles),
+            scim_directories::ceiling_workspaces.eq(workspaces),
+        ))
+        .execute(conn)?;
+    by_id(conn, id)
 }
 
 /// A directory of the org by id or name.

@@ -126,14 +126,27 @@ pub fn update(
     get(conn, &group.org_id, &group.id)
 }
 
-/// Bump the version (membership changed) without touching other fields.
-pub fn touch(conn: &mut DbConnection, id: &GroupId, now: NaiveDateTime) -> Result<i64, StoreError> {
-    diesel::update(groups::table.find(id.as_str()))
-        .set((
-            groups::version.eq(groups::version + 1),
-            groups::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+/// Bump the version (membership changed) without touching other fields,
+/// if it is still `expected` (else [`StoreError::VersionConflict`]).
+pub fn touch(
+    conn: &mut DbConnection,
+    id: &GroupId,
+    expected: i64,
+    now: NaiveDateTime,
+) -> Result<i64, StoreError> {
+    let n = diesel::update(
+        groups::table
+            .find(id.as_str())
+            .filter(groups::version.eq(expected)),
+    )
+    .set((
+        groups::version.eq(groups::version + 1),
+        groups::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::VersionConflict);
+    }
     Ok(groups::table
         .find(id.as_str())
         .select(groups::version)
@@ -158,21 +171,13 @@ pub fn add_members(
     if users.is_empty() {
         return Ok(Vec::new());
     }
-    let wanted: Vec<&str> = users.iter().map(UserId::as_str).collect();
-    let present: std::collections::HashSet<String> = group_members::table
-        .filter(group_members::group_id.eq(group.as_str()))
-        .filter(group_members::user_id.eq_any(&wanted))
-        .select(group_members::user_id)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect();
+    // Idempotent under concurrency (Entra sends group PATCHes in parallel):
+    // a member already present — or added by a concurrent request — is
+    // skipped by the database, and only the rows really inserted come back.
     let mut seen = std::collections::HashSet::new();
-    let fresh: Vec<&UserId> = users
+    let rows: Vec<_> = users
         .iter()
-        .filter(|u| !present.contains(u.as_str()) && seen.insert(u.as_str()))
-        .collect();
-    let rows: Vec<_> = fresh
-        .iter()
+        .filter(|u| seen.insert(u.as_str()))
         .map(|u| {
             (
                 group_members::group_id.eq(group.as_str()),
@@ -181,12 +186,17 @@ pub fn add_members(
             )
         })
         .collect();
+    let mut added = Vec::new();
     for chunk in rows.chunks(300) {
-        crate::on_backend!(conn, |c| diesel::insert_into(group_members::table)
-            .values(chunk)
-            .execute(c))?;
+        let ids: Vec<String> =
+            crate::on_backend!(conn, |c| diesel::insert_into(group_members::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .returning(group_members::user_id)
+                .get_results(c))?;
+        added.extend(ids.into_iter().map(UserId::from_trusted));
     }
-    Ok(fresh.into_iter().cloned().collect())
+    Ok(added)
 }
 
 /// Remove members; absent ids are ignored. Returns the ids actually removed.

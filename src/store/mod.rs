@@ -30,6 +30,7 @@ pub mod audit;
 pub mod directories;
 mod error;
 pub mod groups;
+pub mod identifier_keys;
 pub mod mappings;
 pub mod migrations;
 pub mod orgs;
@@ -373,9 +374,23 @@ impl Store {
 
     /// Apply pending migrations; returns the names applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let migrate = |c: &mut DbConnection| -> Result<Vec<String>, StoreError> {
+            let applied = migrations::run_pending(c)?;
+            // Stored foldings SQL cannot compute (see the migration
+            // `…_scim_folded_names`): filled here so both backends get them.
+            scim::refold_user_names(c)?;
+            if let Some(done) = identifier_keys::recompute_if_needed(c, now())? {
+                tracing::info!(
+                    changed = done.changed,
+                    collisions = done.collisions,
+                    "recomputed the comparison keys of userNames and emails"
+                );
+            }
+            Ok(applied)
+        };
         match &self.writer {
-            Some(w) => w.run_blocking(migrations::run_pending)?,
-            None => migrations::run_pending(&mut self.checkout()?.conn),
+            Some(w) => w.run_blocking(migrate)?,
+            None => migrate(&mut self.checkout()?.conn),
         }
     }
 
@@ -493,6 +508,26 @@ impl Store {
             Outcome::Broken { .. } => Err(E::from(StoreError::Unavailable(
                 "the database connection broke".to_owned(),
             ))),
+        }
+    }
+
+    /// [`Store::run`] for synchronous callers (tests, the CLI): `f` writes and
+    /// commits by itself; on SQLite it takes its turn on the writer. One attempt.
+    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        if let Some(w) = &self.writer {
+            return w.run_blocking(f)?;
+        }
+        match self.attempt(f)? {
+            Outcome::Done(r) => r,
+            Outcome::Broken { maybe_committed } => Err(E::from(if maybe_committed {
+                outcome_unknown()
+            } else {
+                StoreError::Unavailable("the database connection broke".to_owned())
+            })),
         }
     }
 

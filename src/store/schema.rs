@@ -29,6 +29,8 @@ diesel::table! {
         org_id -> Text,
         name -> Text,
         created_at -> Timestamp,
+        ceiling_roles -> Text,
+        ceiling_workspaces -> Nullable<Text>,
     }
 }
 
@@ -55,6 +57,9 @@ diesel::table! {
         workspaces_restricted -> Bool,
         home_workspace_id -> Nullable<Text>,
         access -> Text,
+        display_name_lower -> Nullable<Text>,
+        given_name_lower -> Nullable<Text>,
+        family_name_lower -> Nullable<Text>,
     }
 }
 
@@ -327,3 +332,19 @@ diesel::table! {
 }
 
 diesel::joinable!(scim_tokens -> scim_directories (directory_id));
+
+diesel::table! {
+    identifier_key_state (id) {
+        id -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_key_collisions (user_id, field) {
+        user_id -> Text,
+        org_id -> Text,
+        field -> Text,
+        comparison_key -> Text,
+    }
+}

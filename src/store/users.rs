@@ -1,7 +1,8 @@
 //! Users: the canonical record of a person in an org (SPEC §1).
 //!
-//! Case-insensitive uniqueness of `userName` and email is enforced by partial
-//! unique indexes on the canonical lower-case columns, ignoring deprovisioned
+//! Uniqueness of `userName` and email is enforced by partial unique indexes
+//! on their comparison keys (`user_name_lower`, `email_lower`: NFKC, case
+//! folded, see `domain::names::comparison_key`), ignoring deprovisioned
 //! users. Every update is checked against the `version` column in its WHERE
 //! clause, so two writers racing on one user end with one success and one
 //! [`StoreError::VersionConflict`] — never a lost write.
@@ -13,8 +14,6 @@ use super::access::AccessSnapshot;
 use super::schema::users;
 use super::{DbConnection, PageCursor, StoreError};
 use crate::domain::{DirectoryId, Email, OrgId, UserId, UserName, UserSource, UserStatus};
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
@@ -38,6 +37,15 @@ pub(crate) struct UserRow {
     updated_at: NaiveDateTime,
     deprovisioned_at: Option<NaiveDateTime>,
     access: String,
+    display_name_lower: Option<String>,
+    given_name_lower: Option<String>,
+    family_name_lower: Option<String>,
+}
+
+/// The stored case-folded form of an optional name (SCIM filters compare
+/// these columns; see `store::scim`).
+fn folded(s: Option<&str>) -> Option<String> {
+    s.map(crate::domain::names::canonical_lower)
 }
 
 /// `status <> 'deprovisioned'`, written as a literal rather than a bound
@@ -126,13 +134,8 @@ impl UserFields {
     /// The current state of `user`, to be modified and written back.
     pub fn of(user: &User) -> Result<UserFields, StoreError> {
         Ok(UserFields {
-            user_name: UserName::parse(&user.user_name).map_err(StoreError::corrupt)?,
-            email: user
-                .email
-                .as_deref()
-                .map(Email::parse)
-                .transpose()
-                .map_err(StoreError::corrupt)?,
+            user_name: UserName::from_stored(&user.user_name),
+            email: user.email.as_deref().map(Email::from_stored),
             given_name: user.given_name.clone(),
             family_name: user.family_name.clone(),
             display_name: user.display_name.clone(),
@@ -162,6 +165,9 @@ struct UserChanges<'a> {
     scim: String,
     updated_at: NaiveDateTime,
     deprovisioned_at: Option<NaiveDateTime>,
+    display_name_lower: Option<String>,
+    given_name_lower: Option<String>,
+    family_name_lower: Option<String>,
 }
 
 pub fn insert(
@@ -210,6 +216,9 @@ pub fn insert_with(
         updated_at: now,
         deprovisioned_at: (f.status == UserStatus::Deprovisioned).then_some(now),
         access: serde_json::to_string(access)?,
+        display_name_lower: folded(f.display_name.as_deref()),
+        given_name_lower: folded(f.given_name.as_deref()),
+        family_name_lower: folded(f.family_name.as_deref()),
     };
     diesel::insert_into(users::table)
         .values(&row)
@@ -227,6 +236,15 @@ pub fn update(
     f: &UserFields,
     now: NaiveDateTime,
 ) -> Result<User, StoreError> {
+    // Users whose identifiers collided when the comparison key changed
+    // stay refused until the collision is resolved (see identifier_keys).
+    let keys = (f.status != UserStatus::Deprovisioned).then(|| {
+        (
+            f.user_name.canonical(),
+            f.email.as_ref().map(Email::canonical),
+        )
+    });
+    super::identifier_keys::check_write(conn, user.id.as_str(), keys)?;
     let deprovisioned_at = match (f.status, user.deprovisioned_at) {
         (UserStatus::Deprovisioned, Some(at)) => Some(at),
         (UserStatus::Deprovisioned, None) => Some(now),
@@ -247,6 +265,9 @@ pub fn update(
         scim: serde_json::to_string(&f.scim)?,
         updated_at: now,
         deprovisioned_at,
+        display_name_lower: folded(f.display_name.as_deref()),
+        given_name_lower: folded(f.given_name.as_deref()),
+        family_name_lower: folded(f.family_name.as_deref()),
     };
     let target = users::table
         .filter(users::id.eq(user.id.as_str()))
@@ -296,23 +317,6 @@ pub fn find_by_user_name(
         .transpose()
 }
 
-/// The live user with this canonical email.
-pub fn find_by_email(
-    conn: &mut DbConnection,
-    org: &OrgId,
-    email_lower: &str,
-) -> Result<Option<User>, StoreError> {
-    users::table
-        .filter(users::org_id.eq(org.as_str()))
-        .filter(users::email_lower.eq(email_lower))
-        .filter(live())
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(User::try_from)
-        .transpose()
-}
-
 /// Filters for the admin listing.
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
@@ -349,14 +353,14 @@ pub fn list(conn: &mut DbConnection, org: &OrgId, q: &UserQuery) -> Result<Vec<U
     if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!(
             "%{}%",
-            like_escape(&crate::domain::names::canonical_lower(search))
+            like_escape(&crate::domain::names::comparison_key(search))
         );
         query = query.filter(
             users::user_name_lower
                 .like(pattern.clone())
                 .escape('\\')
                 .or(users::email_lower.like(pattern.clone()).escape('\\'))
-                .or(lower(users::display_name).like(pattern).escape('\\')),
+                .or(users::display_name_lower.like(pattern).escape('\\')),
         );
     }
     if let Some(after) = &q.after {
@@ -507,13 +511,13 @@ pub fn insert_scim_user_pg(
         Some((b, r, s)) => (Some(b), Some(r), Some(s)),
         None => (None, None, None),
     };
-    let lower = |s: &Option<String>| s.as_deref().map(crate::domain::names::canonical_lower);
+    let lower = |s: &Option<String>| s.as_deref().map(crate::domain::names::comparison_key);
     let inserted: Inserted = diesel::sql_query(
         "WITH u AS ( \
            INSERT INTO users (id, org_id, user_name, user_name_lower, email, email_lower, given_name, family_name, \
                               display_name, external_id, directory_id, status, source, scim, version, created_at, \
-                              updated_at, access) \
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16 \
+                              updated_at, access, display_name_lower, given_name_lower, family_name_lower) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16, $33, $34, $35 \
            WHERE NOT EXISTS (SELECT 1 FROM users o WHERE o.org_id = $2 AND o.status <> 'deprovisioned' \
                              AND (o.user_name_lower IN ($4, $6) OR o.email_lower IN ($4, $6))) \
            ON CONFLICT DO NOTHING RETURNING id), \
@@ -534,7 +538,7 @@ pub fn insert_scim_user_pg(
     .bind::<Text, _>(user.id.as_str())
     .bind::<Text, _>(user.org_id.as_str())
     .bind::<Text, _>(&user.user_name)
-    .bind::<Text, _>(crate::domain::names::canonical_lower(&user.user_name))
+    .bind::<Text, _>(crate::domain::names::comparison_key(&user.user_name))
     .bind::<Nullable<Text>, _>(user.email.as_deref())
     .bind::<Nullable<Text>, _>(lower(&user.email))
     .bind::<Nullable<Text>, _>(user.given_name.as_deref())
@@ -554,7 +558,7 @@ pub fn insert_scim_user_pg(
     .bind::<Array<Nullable<Text>>, _>(
         values
             .iter()
-            .map(|v| v.value_type.as_ref().map(|t| t.to_lowercase()))
+            .map(|v| v.value_type.as_deref().map(crate::domain::names::canonical_lower))
             .collect::<Vec<_>>(),
     )
     .bind::<Array<Text>, _>(values.iter().map(|v| v.value.as_str()).collect::<Vec<_>>())
@@ -567,7 +571,15 @@ pub fn insert_scim_user_pg(
     .bind::<Text, _>(audit.target_kind)
     .bind::<Nullable<Text>, _>(audit.after.as_ref().map(serde_json::to_string).transpose()?)
     .bind::<Nullable<Text>, _>(audit.request_id.as_deref())
-    .bind::<Array<Text>, _>(values.iter().map(|v| v.value.to_lowercase()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(
+        values
+            .iter()
+            .map(|v| crate::domain::names::canonical_lower(&v.value))
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Nullable<Text>, _>(lower(&user.display_name))
+    .bind::<Nullable<Text>, _>(lower(&user.given_name))
+    .bind::<Nullable<Text>, _>(lower(&user.family_name))
     .get_result(conn)?;
     Ok(inserted.n == 1)
 }

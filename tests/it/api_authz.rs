@@ -319,6 +319,7 @@ async fn granting_limits_and_the_last_owner(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A key asked for without a role gets the least role, never the owner's.
     let r = app
         .post(
             "/api/v1/orgs/acme/api-keys",
@@ -326,7 +327,8 @@ async fn granting_limits_and_the_last_owner(backend: Backend) {
             json!({"name": "k"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["role"], "access_reader", "{}", r.text);
     // But an Admin may give roles they hold.
     let r = app
         .put(
@@ -472,7 +474,8 @@ async fn custom_roles_clone_update_and_delete(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.org_with_preset("acme", "analytics");
     let r = app.get("/api/v1/orgs/acme/roles", &key).await;
-    assert_eq!(r.body.as_array().unwrap().len(), 12);
+    // The preset's twelve roles and the built-in `access_reader`.
+    assert_eq!(r.body.as_array().unwrap().len(), 13);
     let r = app
         .patch(
             "/api/v1/orgs/acme/roles/admin",
@@ -749,11 +752,22 @@ async fn permission_sets_preset_rules(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    // Added directly, the set applies to its application only.
+    // Attaching gives the set's steps: a builder who does not hold them may
+    // not hand them out; someone who holds them may.
     let r = app
         .put(
             &format!("/api/v1/orgs/flows/users/{clerk}/permission-sets/{set}"),
             &builder_key,
+            json!(null),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.text.contains("steps.origin.create"), "{}", r.text);
+    // Added directly, the set applies to its application only.
+    let r = app
+        .put(
+            &format!("/api/v1/orgs/flows/users/{clerk}/permission-sets/{set}"),
+            &key,
             json!(null),
         )
         .await;
@@ -874,7 +888,17 @@ async fn roles_managed_by_idp_refuses_admin_edits_of_mapped_users(backend: Backe
         .write_blocking(move |c| -> Result<_, rollcall::error::AppError> {
             let org = rollcall::service::orgs::resolve(c, "acme")?;
             let now = rollcall::store::now();
-            let d = rollcall::store::directories::insert(c, &org.id, "okta", now)?;
+            let op = rollcall::service::authz::OrgPolicy::load(c, &org)?;
+            let ceiling = rollcall::store::directories::Ceiling {
+                roles: op
+                    .policy
+                    .roles()
+                    .filter(|r| !r.owner)
+                    .map(|r| r.id.as_str().to_owned())
+                    .collect(),
+                workspaces: None,
+            };
+            let d = rollcall::store::directories::insert(c, &org.id, "okta", &ceiling, now)?;
             let g = rollcall::store::groups::insert(
                 c,
                 &org.id,

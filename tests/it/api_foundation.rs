@@ -190,8 +190,9 @@ async fn bad_input_gets_clear_client_errors(backend: Backend) {
             app.client
                 .get(format!("{}/api/v1/orgs/other/users", app.base))
                 .bearer_auth(&key),
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            // An org the key cannot act in answers like one that does not exist.
+            StatusCode::NOT_FOUND,
+            "not_found",
         ),
         (
             app.client

@@ -41,6 +41,54 @@ fn administer(db: &TestDb) {
     assert!(ok(&rollcall(&db.url, &["workspace", "list", "--org", "acme"])).contains("team-a"));
     let token = ok(&rollcall(&db.url, &["api-key", "create", "--org", "acme"]));
     assert!(token.trim().starts_with("rk_"), "{token}");
+    // A role is named by key or display name, in any case.
+    for role in ["Owner", "view manager", "READ_ONLY"] {
+        ok(&rollcall(
+            &db.url,
+            &["api-key", "create", "--org", "acme", "--role", role],
+        ));
+    }
+    let unknown = rollcall(
+        &db.url,
+        &["api-key", "create", "--org", "acme", "--role", "Boss"],
+    );
+    assert!(!unknown.status.success());
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("view_manager (View Manager)"), "{err}");
+    // The directory's ceiling, set from the CLI: never an owner role.
+    ok(&rollcall(
+        &db.url,
+        &["directory", "create", "--org", "acme", "--name", "okta"],
+    ));
+    let set = ok(&rollcall(
+        &db.url,
+        &[
+            "directory",
+            "ceiling",
+            "--org",
+            "acme",
+            "--directory",
+            "okta",
+            "--role",
+            "Read Only",
+            "--all-workspaces",
+        ],
+    ));
+    assert!(set.contains("read_only"), "{set}");
+    let owner = rollcall(
+        &db.url,
+        &[
+            "directory",
+            "ceiling",
+            "--org",
+            "acme",
+            "--directory",
+            "okta",
+            "--role",
+            "owner",
+        ],
+    );
+    assert!(!owner.status.success());
     ok(&rollcall(
         &db.url,
         &[

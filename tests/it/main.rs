@@ -5,9 +5,14 @@
 mod support;
 
 mod api_authz;
+mod api_escalation;
 mod api_foundation;
 mod api_scim;
 mod cli;
+mod input_hardening;
+mod races;
+mod scim_cursor;
+mod scim_listing;
 mod scim_replay;
 mod store_conformance;
 mod store_resilience;

@@ -407,4 +407,117 @@ crate::store_suite!(
     listing_pages_are_stable_and_search_is_literal,
     audit_events_filter_and_page_newest_first,
     memberships_are_idempotent_rows,
+    the_access_rules_migration_upgrades_existing_orgs,
 );
+
+/// An org created before the "4 of 11" access rules is brought up to them
+/// by the data migration: the two new gateway permissions in its catalogue,
+/// granted to the roles that did those things before, the `access_reader`
+/// role, and a ceiling for its directories without owner roles.
+fn the_access_rules_migration_upgrades_existing_orgs(db: &TestDb) {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use rollcall::service::{self, Acting, Ctx};
+
+    const NAME: &str = "2026-12-01-000001_access_rules";
+    let store = db.store();
+    let ctx = Ctx::new(Actor::cli(), None);
+    store
+        .write_blocking(|c| -> Result<_, rollcall::error::AppError> {
+            let org = service::orgs::create(
+                c,
+                &ctx,
+                service::orgs::NewOrg {
+                    slug: "old".into(),
+                    name: None,
+                    preset: None,
+                },
+            )?;
+            let op = service::authz::OrgPolicy::load(c, &org)?;
+            let acting = Acting {
+                ctx: &ctx,
+                org: &org,
+                op: &op,
+                authority: &service::authz::Authority::Operator,
+            };
+            service::directories::create(c, &acting, "okta", None)?;
+            Ok(())
+        })
+        .unwrap();
+    // Back to the state before the migration: its own down.sql, and the
+    // record of it gone, so the next `migrate` applies it to old data.
+    let backend = if db.url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let down = std::fs::read_to_string(format!(
+        "{}/migrations/{backend}/{NAME}/down.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    store
+        .write_blocking(|c| -> Result<_, rollcall::error::AppError> {
+            c.batch_execute(&down).map_err(StoreError::from)?;
+            c.batch_execute(
+                "DELETE FROM __diesel_schema_migrations WHERE version = '20261201000001'",
+            )
+            .map_err(StoreError::from)?;
+            Ok(())
+        })
+        .unwrap();
+    let applied = store.migrate().unwrap();
+    assert!(
+        applied.iter().any(|v| v.starts_with("20261201000001")),
+        "{applied:?}"
+    );
+
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        key: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        permission: String,
+    }
+    let grants: Vec<(String, String)> = store
+        .read_blocking(|c| -> Result<_, rollcall::error::AppError> {
+            Ok(diesel::sql_query(
+                "SELECT r.key AS key, g.permission AS permission FROM roles r \
+                 JOIN role_grants g ON g.role_id = r.id \
+                 WHERE g.permission IN ('gateway.keys.manage', 'gateway.access.read') \
+                 ORDER BY r.key, g.permission",
+            )
+            .load::<Row>(c)
+            .map_err(StoreError::from)?
+            .into_iter()
+            .map(|r| (r.key, r.permission))
+            .collect())
+        })
+        .unwrap();
+    let has = |role: &str, p: &str| grants.iter().any(|(r, g)| r == role && g == p);
+    for role in ["owner", "admin", "workspace_admin"] {
+        assert!(
+            has(role, "gateway.keys.manage") && has(role, "gateway.access.read"),
+            "{role}: {grants:?}"
+        );
+    }
+    assert!(has("access_reader", "gateway.access.read"), "{grants:?}");
+    assert!(!has("view_manager", "gateway.keys.manage"), "{grants:?}");
+    // The compiled policy of the upgraded org knows the new permissions.
+    let (ceiling, owner_id) = store
+        .read_blocking(|c| -> Result<_, rollcall::error::AppError> {
+            let org = service::orgs::resolve(c, "old")?;
+            let op = service::authz::OrgPolicy::load(c, &org)?;
+            assert!(op.policy.permission("gateway.keys.manage").is_some());
+            assert!(op.role("access_reader").is_ok());
+            let d = store::directories::get(c, &org.id, "okta")?;
+            Ok((d.ceiling, op.owner_role().unwrap().id.as_str().to_owned()))
+        })
+        .unwrap();
+    assert!(!ceiling.roles.is_empty());
+    assert!(
+        !ceiling.roles.contains(&owner_id),
+        "the owner role is beyond every ceiling"
+    );
+    assert_eq!(ceiling.workspaces, None);
+}

@@ -229,7 +229,7 @@ impl PermissionDef {
 }
 
 /// The gateway's own admin permissions, in catalogue order.
-pub const GATEWAY_PERMISSIONS: [(&str, &str); 7] = [
+pub const GATEWAY_PERMISSIONS: [(&str, &str); 9] = [
     (
         "gateway.users.manage",
         "Manage users: invite, suspend, change roles and workspace access",
@@ -249,7 +249,29 @@ pub const GATEWAY_PERMISSIONS: [(&str, &str); 7] = [
     ),
     ("gateway.settings.manage", "Change organisation settings"),
     ("gateway.audit.read", "Read the audit log"),
+    ("gateway.keys.manage", "Create, list and revoke API keys"),
+    (
+        "gateway.access.read",
+        "Read roles, workspaces and users' access; ask authorization checks",
+    ),
 ];
+
+/// The key of the built-in role every preset carries for API keys that
+/// only read access and ask checks (holds just `gateway.access.read`).
+pub const ACCESS_READER: &str = "access_reader";
+
+/// Names of the gateway permissions, so callers never spell them twice.
+pub mod gate {
+    pub const USERS_MANAGE: &str = "gateway.users.manage";
+    pub const ROLES_MANAGE: &str = "gateway.roles.manage";
+    pub const INVITES_MANAGE: &str = "gateway.invites.manage";
+    pub const SSO_MANAGE: &str = "gateway.sso.manage";
+    pub const SCIM_MANAGE: &str = "gateway.scim.manage";
+    pub const SETTINGS_MANAGE: &str = "gateway.settings.manage";
+    pub const AUDIT_READ: &str = "gateway.audit.read";
+    pub const KEYS_MANAGE: &str = "gateway.keys.manage";
+    pub const ACCESS_READ: &str = "gateway.access.read";
+}
 
 /// The fixed gateway catalogue (org-scoped, plain) that every preset maps
 /// onto its roles. Preset loading prepends it to the preset's own entries.
@@ -318,7 +340,19 @@ mod tests {
             .into_iter()
             .map(|d| d.key.to_string())
             .collect();
-        assert_eq!(keys.len(), 7);
-        assert!(keys.contains(&"gateway.audit.read".to_owned()));
+        assert_eq!(keys.len(), 9);
+        for k in [
+            gate::USERS_MANAGE,
+            gate::ROLES_MANAGE,
+            gate::INVITES_MANAGE,
+            gate::SSO_MANAGE,
+            gate::SCIM_MANAGE,
+            gate::SETTINGS_MANAGE,
+            gate::AUDIT_READ,
+            gate::KEYS_MANAGE,
+            gate::ACCESS_READ,
+        ] {
+            assert!(keys.contains(&k.to_owned()), "{k} missing");
+        }
     }
 }

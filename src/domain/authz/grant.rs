@@ -15,11 +15,13 @@
 use thiserror::Error;
 
 use super::catalogue::ScopeKind;
-use super::engine::{CheckError, Decision, check, holds_at, org_visibility_mode};
-use super::ids::{PermissionKey, ResourceId, ResourceType, RoleId, RoleKey};
+use super::engine::{
+    CheckError, Decision, check, holds_at, org_visibility_mode, visible_workspaces,
+};
+use super::ids::{PermissionKey, ResourceId, ResourceType, RoleId, RoleKey, WorkspaceId};
 use super::policy::{APPLICATION, Policy};
 use super::role::{Grant, PermissionSet, VisibilityMode};
-use super::subject::{BindingScope, Query, Subject};
+use super::subject::{BindingScope, Query, Subject, WorkspaceList};
 
 /// Build access to an application (seed 002): needed to create or edit its
 /// permission sets.
@@ -59,6 +61,13 @@ pub enum GrantError {
     },
     #[error("attaching a permission set to a role needs gateway.roles.manage: {}", decision.explain())]
     NotRoleAdmin { decision: Decision },
+    #[error(
+        "cannot grant access to workspace(s) {}: the granter cannot see them",
+        hidden.iter().map(WorkspaceId::as_str).collect::<Vec<_>>().join(", ")
+    )]
+    HiddenWorkspaces { hidden: Vec<WorkspaceId> },
+    #[error("cannot lift a user's workspace restriction: the granter does not see every workspace")]
+    NotAllWorkspaces,
     #[error(transparent)]
     Check(#[from] CheckError),
 }
@@ -189,5 +198,83 @@ pub fn can_attach_set_to_role(policy: &Policy, subject: &Subject) -> Result<(), 
         Ok(())
     } else {
         Err(GrantError::NotRoleAdmin { decision })
+    }
+}
+
+/// May `granter` hand out every right `target` holds — every role binding
+/// (their own and their groups', at its scope), every individual allow and
+/// every directly attached permission set? This is the bar for acting *as*
+/// the target (a personal API key for them) and for writes that could hand
+/// the granter the target's account (an owner's email, userName, status):
+/// whoever passes it gains nothing they could not already grant.
+pub fn can_act_for(policy: &Policy, granter: &Subject, target: &Subject) -> Result<(), GrantError> {
+    for binding in &target.bindings {
+        can_grant_role(policy, granter, &binding.role, &binding.scope)?;
+    }
+    for o in &target.overrides {
+        if o.grant == Grant::Allow {
+            can_grant_permission(policy, granter, &o.permission, &o.scope)?;
+        }
+    }
+    for set in &target.sets {
+        if let Some(set) = policy.set(set.as_str()) {
+            can_grant_set(policy, granter, set)?;
+        }
+    }
+    Ok(())
+}
+
+/// May `granter` give someone the permissions of `set` (attach it to a user)?
+/// Every step of the set must be held on the set's application.
+pub fn can_grant_set(
+    policy: &Policy,
+    granter: &Subject,
+    set: &PermissionSet,
+) -> Result<(), GrantError> {
+    let application_type = ResourceType::parse(APPLICATION).expect("valid resource type");
+    let on_application = BindingScope::resource(application_type, set.application.clone());
+    let mut missing = Vec::new();
+    for key in &set.permissions {
+        if !holds_at(policy, granter, key, &on_application)?.allowed {
+            missing.push(key.clone());
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(GrantError::NotHeld {
+            what: format!("permission set {}", set.name),
+            missing,
+        })
+    }
+}
+
+/// May `granter` give access to the workspaces in `list` (out of `all`, the
+/// org's workspaces)? Nobody grants access to a workspace they cannot see;
+/// lifting a restriction altogether (`All`) needs sight of every workspace.
+pub fn can_grant_workspaces(
+    policy: &Policy,
+    granter: &Subject,
+    list: &WorkspaceList,
+    all: &[WorkspaceId],
+) -> Result<(), GrantError> {
+    let seen = visible_workspaces(policy, granter, all)?;
+    if seen.all {
+        return Ok(());
+    }
+    match list {
+        WorkspaceList::All => Err(GrantError::NotAllWorkspaces),
+        WorkspaceList::Only(wanted) => {
+            let hidden: Vec<WorkspaceId> = wanted
+                .iter()
+                .filter(|w| !seen.workspaces.contains(w))
+                .cloned()
+                .collect();
+            if hidden.is_empty() {
+                Ok(())
+            } else {
+                Err(GrantError::HiddenWorkspaces { hidden })
+            }
+        }
     }
 }

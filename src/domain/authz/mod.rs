@@ -36,16 +36,16 @@ pub mod subject;
 mod tests;
 
 pub use catalogue::{
-    GATEWAY_PERMISSIONS, Lifts, ModuleAction, PermissionDef, PermissionKind, Rule, ScopeKind,
-    gateway_catalogue,
+    ACCESS_READER, GATEWAY_PERMISSIONS, Lifts, ModuleAction, PermissionDef, PermissionKind, Rule,
+    ScopeKind, gate, gateway_catalogue,
 };
 pub use engine::{
     CheckError, Decision, Effect, Reason, Step, WorkspaceVisibility, check, effective_permissions,
     is_anonymized, visible_workspaces,
 };
 pub use grant::{
-    APP_BUILD, GrantError, can_attach_set_to_role, can_edit_set, can_grant_permission,
-    can_grant_role,
+    APP_BUILD, GrantError, can_act_for, can_attach_set_to_role, can_edit_set, can_grant_permission,
+    can_grant_role, can_grant_set, can_grant_workspaces,
 };
 pub use ids::{
     BindingId, GroupId, KeyError, MappingId, OverrideId, PermissionKey, ResourceId, ResourceType,

@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::catalogue::{PermissionDef, ScopeKind, gateway_catalogue};
+use super::catalogue::{ACCESS_READER, PermissionDef, ScopeKind, gate, gateway_catalogue};
 use super::ids::{PermissionKey, RoleId, RoleKey, SetId};
 use super::policy::{Policy, PolicyError};
 use super::role::{Grant, OrgDefaults, PermissionSet, Role, VisibilityMode};
@@ -172,6 +172,33 @@ impl Preset {
                 owner: role.owner,
                 permission_sets: role.sets,
                 attributes: role.attributes,
+            });
+        }
+
+        // Every preset has the least role an API key of the product needs:
+        // it reads access and asks checks, nothing else (SPEC §2 "Gateway
+        // permissions"). Added here like the gateway catalogue, so presets
+        // cannot forget it.
+        if !roles.iter().any(|r| r.key.as_str() == ACCESS_READER) {
+            let mut grants = BTreeMap::new();
+            grants.insert(
+                PermissionKey::parse(gate::ACCESS_READ).expect("gateway keys are well formed"),
+                Grant::Allow,
+            );
+            roles.push(Role {
+                id: RoleId::new(ACCESS_READER),
+                key: RoleKey::new(ACCESS_READER),
+                name: "Access Reader".to_owned(),
+                description: "Reads roles, workspaces and users' access and asks authorization checks (the default role of API keys)".to_owned(),
+                builtin: true,
+                binds_at: ScopeKind::Org,
+                grants,
+                module_policies: BTreeMap::new(),
+                visibility: VisibilityMode::Yes,
+                anonymized: false,
+                owner: false,
+                permission_sets: Vec::new(),
+                attributes: BTreeMap::new(),
             });
         }
 

@@ -22,8 +22,9 @@ type UserPath = web::Path<(String, String)>;
     tag = "access",
     params(("org" = String, Path), ("id" = String, Path, description = "User id")),
     request_body = SetRole,
-    responses((status = 200, body = AccessView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = AccessView), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[put("/orgs/{org}/users/{id}/role")]
 pub async fn set_role(
@@ -32,14 +33,13 @@ pub async fn set_role(
     path: UserPath,
     body: web::Json<SetRole>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
     let role = body.into_inner().role;
     let view = state
         .store
         .write(move |c| {
             access::set_org_role(c, &access.acting(), &id, &role)?;
-            access::access_view(c, &access.org, &access.policy, &id, None)
+            access::view_after_write(c, &access.acting(), &id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -51,8 +51,9 @@ pub async fn set_role(
     tag = "access",
     params(("org" = String, Path), ("id" = String, Path, description = "User id")),
     request_body = SetWorkspaces,
-    responses((status = 200, body = AccessView), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = AccessView), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[put("/orgs/{org}/users/{id}/workspaces")]
 pub async fn set_workspaces(
@@ -61,14 +62,13 @@ pub async fn set_workspaces(
     path: UserPath,
     body: web::Json<SetWorkspaces>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
     let b = body.into_inner();
     let view = state
         .store
         .write(move |c| {
             access::set_workspaces(c, &access.acting(), &id, b.workspaces, b.home)?;
-            access::access_view(c, &access.org, &access.policy, &id, None)
+            access::view_after_write(c, &access.acting(), &id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -79,8 +79,9 @@ pub async fn set_workspaces(
     tag = "access",
     params(("org" = String, Path), ("id" = String, Path, description = "User id")),
     request_body = AddBinding,
-    responses((status = 201, body = AccessView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 201, description = "Created", body = AccessView), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[post("/orgs/{org}/users/{id}/bindings")]
 pub async fn add_binding(
@@ -89,14 +90,13 @@ pub async fn add_binding(
     path: UserPath,
     body: web::Json<AddBinding>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
     let b = body.into_inner();
     let view = state
         .store
         .write(move |c| {
             access::add_binding(c, &access.acting(), &id, &b.role, &b.scope.into())?;
-            access::access_view(c, &access.org, &access.policy, &id, None)
+            access::view_after_write(c, &access.acting(), &id)
         })
         .await?;
     Ok(HttpResponse::Created().json(view))
@@ -105,8 +105,9 @@ pub async fn add_binding(
 #[utoipa::path(
     tag = "access",
     params(("org" = String, Path), ("id" = String, Path, description = "User id"), ("binding" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 204, description = "Done, no content"), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[delete("/orgs/{org}/users/{id}/bindings/{binding}")]
 pub async fn remove_binding(
@@ -114,7 +115,6 @@ pub async fn remove_binding(
     access: OrgAccess,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let (_, id, binding) = path.into_inner();
     state
         .store
@@ -129,8 +129,9 @@ pub async fn remove_binding(
     tag = "access",
     params(("org" = String, Path), ("id" = String, Path, description = "User id")),
     request_body = AddOverride,
-    responses((status = 201, body = AccessView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 201, description = "Created", body = AccessView), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[post("/orgs/{org}/users/{id}/overrides")]
 pub async fn add_override(
@@ -139,7 +140,6 @@ pub async fn add_override(
     path: UserPath,
     body: web::Json<AddOverride>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
     let b = body.into_inner();
     let view = state
@@ -153,7 +153,7 @@ pub async fn add_override(
                 b.effect.into(),
                 &b.scope.into(),
             )?;
-            access::access_view(c, &access.org, &access.policy, &id, None)
+            access::view_after_write(c, &access.acting(), &id)
         })
         .await?;
     Ok(HttpResponse::Created().json(view))
@@ -162,8 +162,9 @@ pub async fn add_override(
 #[utoipa::path(
     tag = "access",
     params(("org" = String, Path), ("id" = String, Path, description = "User id"), ("override" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 204, description = "Done, no content"), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[delete("/orgs/{org}/users/{id}/overrides/{override}")]
 pub async fn remove_override(
@@ -171,7 +172,6 @@ pub async fn remove_override(
     access: OrgAccess,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let (_, id, o) = path.into_inner();
     state
         .store
@@ -184,8 +184,9 @@ pub async fn remove_override(
 #[utoipa::path(
     tag = "access",
     params(("org" = String, Path), ("id" = String, Path, description = "User id"), ("set" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 204, description = "Done, no content"), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("app.build")))
 )]
 #[put("/orgs/{org}/users/{id}/permission-sets/{set}")]
 pub async fn attach_set(
@@ -204,8 +205,9 @@ pub async fn attach_set(
 #[utoipa::path(
     tag = "access",
     params(("org" = String, Path), ("id" = String, Path, description = "User id"), ("set" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 204, description = "Done, no content"), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("app.build")))
 )]
 #[delete("/orgs/{org}/users/{id}/permission-sets/{set}")]
 pub async fn detach_set(
@@ -226,8 +228,9 @@ pub async fn detach_set(
 #[utoipa::path(
     tag = "access",
     params(("org" = String, Path), ("id" = String, Path, description = "User id"), AccessParams),
-    responses((status = 200, body = AccessView), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = AccessView), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.access.read")))
 )]
 #[get("/orgs/{org}/users/{id}/access")]
 pub async fn get_access(
@@ -236,12 +239,11 @@ pub async fn get_access(
     path: UserPath,
     params: web::Query<AccessParams>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
     let ws = params.into_inner().workspace;
     let view = state
         .store
-        .read(move |c| access::access_view(c, &access.org, &access.policy, &id, ws.as_deref()))
+        .read(move |c| access::access_view(c, &access.acting(), &id, ws.as_deref()))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -255,8 +257,9 @@ const MAX_BATCH: usize = 1000;
     tag = "authz",
     params(("org" = String, Path)),
     request_body = CheckBody,
-    responses((status = 200, body = CheckAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = CheckAnswer), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.access.read")))
 )]
 #[post("/orgs/{org}/authz/check")]
 pub async fn check(
@@ -268,11 +271,15 @@ pub async fn check(
         CheckBody::Single(item) => {
             let input: access::CheckInput = item.into();
             let query = access::query_of(&access.policy, &input)?;
-            let org = access.org.clone();
-            let subject = state
+            let user = input.user.clone();
+            let a = access.clone();
+            let mut subjects = state
                 .store
-                .read(move |c| access::subject_of(c, &org, &input.user))
+                .read(move |c| access::subjects_for_checks(c, &a.acting(), vec![user]))
                 .await?;
+            let subject = subjects
+                .remove(&input.user)
+                .unwrap_or_else(|| Err(AppError::not_found("user", &input.user)))?;
             let d = access::decide(&access.policy, &subject, &query)?;
             Ok(HttpResponse::Ok().json(CheckAnswer {
                 allowed: d.allowed,
@@ -289,29 +296,23 @@ pub async fn check(
             let mut users: Vec<String> = inputs.iter().map(|i| i.user.clone()).collect();
             users.sort();
             users.dedup();
-            let org = access.org.clone();
+            let a = access.clone();
             let subjects = state
                 .store
-                .read(move |c| -> Result<_, AppError> {
-                    Ok(users
-                        .into_iter()
-                        .map(|u| {
-                            let s = access::subject_of(c, &org, &u);
-                            (u, s)
-                        })
-                        .collect::<std::collections::HashMap<_, _>>())
-                })
+                .read(move |c| access::subjects_for_checks(c, &a.acting(), users))
                 .await?;
             let results = inputs
                 .iter()
                 .map(|input| {
-                    let answer = access::query_of(&access.policy, input).and_then(|q| match &subjects[&input.user] {
-                        Ok(s) => access::decide(&access.policy, s, &q),
-                        Err(e) => Err(AppError::NotFound(e.to_string())),
+                    let answer = access::query_of(&access.policy, input).and_then(|q| {
+                        match &subjects[&input.user] {
+                            Ok(s) => access::decide(&access.policy, s, &q),
+                            Err(e) => Err(e.clone()),
+                        }
                     });
                     match answer {
                         Ok(d) => serde_json::json!({"allowed": d.allowed, "reasons": d.reasons}),
-                        Err(e) => serde_json::json!({"error": {"code": e.code(), "message": e.to_string()}}),
+                        Err(e) => crate::error::item_error(&e),
                     }
                 })
                 .collect();

@@ -6,15 +6,16 @@ use secrecy::ExposeSecret;
 use super::dto::{ApiKeyDto, CreateApiKey, CreatedApiKey};
 use crate::auth::access::OrgAccess;
 use crate::error::{AppError, ErrorBody};
-use crate::service::{self, api_keys::NewKey};
+use crate::service;
 use crate::state::AppState;
 
 #[utoipa::path(
     tag = "api-keys",
     params(("org" = String, Path, description = "Org slug or id")),
     request_body = CreateApiKey,
-    responses((status = 201, body = CreatedApiKey), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 201, description = "Created", body = CreatedApiKey), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.keys.manage")))
 )]
 #[post("/orgs/{org}/api-keys")]
 pub async fn create_api_key(
@@ -22,48 +23,17 @@ pub async fn create_api_key(
     access: OrgAccess,
     body: web::Json<CreateApiKey>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.settings.manage")?;
     let b = body.into_inner();
-    if b.role.is_some() && b.user.is_some() {
-        return Err(AppError::bad_request("a personal key (user) takes no role"));
-    }
-    if let Some(role) = &b.role {
-        let role = access.policy.role(role)?;
-        access.authority.may_grant_role(
-            &access.policy.policy,
-            &role.id,
-            &crate::domain::authz::BindingScope::Org,
-        )?;
-    }
     let (key, token) = state
         .store
         .write(move |c| {
-            let user = b
-                .user
-                .as_deref()
-                .map(|u| service::users::find_by_id_or_name(c, &access.org, u))
-                .transpose()?;
-            if b.role.is_none() && user.is_none() {
-                // The default role of a key is the owner role: only grantable by an owner.
-                let owner = access
-                    .policy
-                    .owner_role()
-                    .ok_or_else(|| AppError::bad_request("this organization has no owner role"))?;
-                access.authority.may_grant_role(
-                    &access.policy.policy,
-                    &owner.id,
-                    &crate::domain::authz::BindingScope::Org,
-                )?;
-            }
-            service::api_keys::create(
+            service::api_keys::create_in_org(
                 c,
-                &access.ctx,
-                NewKey {
-                    org: Some(&access.org),
+                &access.acting(),
+                service::api_keys::KeyRequest {
                     name: b.name,
-                    role_key: b.role,
-                    instance_admin: false,
-                    user: user.as_ref(),
+                    role: b.role,
+                    user: b.user,
                 },
             )
         })
@@ -77,8 +47,9 @@ pub async fn create_api_key(
 #[utoipa::path(
     tag = "api-keys",
     params(("org" = String, Path, description = "Org slug or id")),
-    responses((status = 200, body = Vec<ApiKeyDto>)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = Vec<ApiKeyDto>)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.keys.manage")))
 )]
 #[get("/orgs/{org}/api-keys")]
 pub async fn list_api_keys(
@@ -87,7 +58,7 @@ pub async fn list_api_keys(
 ) -> Result<HttpResponse, AppError> {
     let keys = state
         .store
-        .read(move |c| service::api_keys::list(c, Some(&access.org)))
+        .read(move |c| service::api_keys::list_in_org(c, &access.acting()))
         .await?;
     Ok(HttpResponse::Ok().json(keys.into_iter().map(ApiKeyDto::from).collect::<Vec<_>>()))
 }
@@ -96,8 +67,9 @@ pub async fn list_api_keys(
 #[utoipa::path(
     tag = "api-keys",
     params(("org" = String, Path, description = "Org slug or id"), ("id" = String, Path, description = "Key id")),
-    responses((status = 200, body = ApiKeyDto), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = ApiKeyDto), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.keys.manage")))
 )]
 #[delete("/orgs/{org}/api-keys/{id}")]
 pub async fn revoke_api_key(
@@ -105,17 +77,10 @@ pub async fn revoke_api_key(
     access: OrgAccess,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.settings.manage")?;
     let (_, id) = path.into_inner();
     let key = state
         .store
-        .write(move |c| {
-            let key = service::api_keys::get(c, &id)?;
-            if key.org_id.as_ref() != Some(&access.org.id) {
-                return Err(AppError::not_found("API key", &id));
-            }
-            service::api_keys::revoke(c, &access.ctx, &key)
-        })
+        .write(move |c| service::api_keys::revoke_in_org(c, &access.acting(), &id))
         .await?;
     state.api_keys.remove(&key.id);
     Ok(HttpResponse::Ok().json(ApiKeyDto::from(key)))

@@ -11,8 +11,9 @@ use crate::state::AppState;
 #[utoipa::path(
     tag = "audit",
     params(("org" = String, Path, description = "Org slug or id"), AuditParams),
-    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = AuditPage), (status = 400, description = "The request is invalid", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.audit.read")))
 )]
 #[get("/orgs/{org}/audit")]
 pub async fn list_audit(
@@ -20,7 +21,6 @@ pub async fn list_audit(
     access: OrgAccess,
     params: web::Query<AuditParams>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.audit.read")?;
     let p = params.into_inner();
     let filter = AuditFilter {
         actor: p.actor,
@@ -41,7 +41,7 @@ pub async fn list_audit(
     let limit = service::page_size(p.limit, 50, 500);
     let page = state
         .store
-        .read(move |c| service::audit::list(c, &access.org, filter, limit))
+        .read(move |c| service::audit::list(c, &access.acting(), filter, limit))
         .await?;
     Ok(HttpResponse::Ok().json(AuditPage {
         items: page.items.into_iter().map(AuditEventDto::from).collect(),

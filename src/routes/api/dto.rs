@@ -118,12 +118,20 @@ impl From<User> for UserDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    /// Defaults to the email address. Unique per org, case-insensitive.
+    /// Defaults to the email address. Unique per org, compared after Unicode
+    /// NFKC and case folding; invisible and bidi-control characters are refused.
+    #[schema(max_length = 256)]
     pub user_name: Option<String>,
+    /// `local@domain.tld`: one `@`, no separators or whitespace.
+    #[schema(max_length = 254)]
     pub email: Option<String>,
+    #[schema(max_length = 256)]
     pub given_name: Option<String>,
+    #[schema(max_length = 256)]
     pub family_name: Option<String>,
+    #[schema(max_length = 256)]
     pub display_name: Option<String>,
+    #[schema(max_length = 256)]
     pub external_id: Option<String>,
     /// Org-level role key (default: the org's default role). Limited to roles
     /// the caller could hold themselves.
@@ -135,10 +143,15 @@ pub struct CreateUser {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    #[schema(max_length = 256)]
     pub user_name: Option<String>,
+    #[schema(max_length = 254)]
     pub email: Option<String>,
+    #[schema(max_length = 256)]
     pub given_name: Option<String>,
+    #[schema(max_length = 256)]
     pub family_name: Option<String>,
+    #[schema(max_length = 256)]
     pub display_name: Option<String>,
 }
 
@@ -355,7 +368,9 @@ pub struct AddOverride {
 pub struct RoleBody {
     /// `[a-z0-9_]+`, unique in the org (create only).
     pub key: Option<String>,
+    #[schema(max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// Copy grants and settings from this role (create only).
     pub clone_from: Option<String>,
@@ -395,7 +410,9 @@ impl From<RoleBody> for crate::service::roles::RoleInput {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SetBody {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// The application (resource of type `application`) the set is for.
     pub application: Option<String>,

@@ -89,7 +89,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(directories::list_directories)
         .service(directories::create_token)
         .service(directories::list_tokens)
-        .service(directories::revoke_token);
+        .service(directories::revoke_token)
+        .service(directories::set_ceiling);
 }
 
 /// The OpenAPI document of everything [`configure`] mounts.

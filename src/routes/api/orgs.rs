@@ -14,10 +14,11 @@ use crate::state::AppState;
     tag = "orgs",
     request_body = CreateOrg,
     responses(
-        (status = 201, body = OrgDto),
-        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 201, description = "Created", body = OrgDto),
+        (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("instance-admin")))
 )]
 #[post("/orgs")]
 pub async fn create_org(
@@ -53,8 +54,9 @@ pub async fn create_org(
 /// Organizations this key can see: all for an instance admin, else its own.
 #[utoipa::path(
     tag = "orgs",
-    responses((status = 200, body = Vec<OrgDto>), (status = 401, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = Vec<OrgDto>), (status = 401, description = "No valid API key", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("authenticated")))
 )]
 #[get("/orgs")]
 pub async fn list_orgs(
@@ -64,7 +66,7 @@ pub async fn list_orgs(
     let orgs = state.store.read(service::orgs::list).await?;
     let visible: Vec<OrgDto> = orgs
         .into_iter()
-        .filter(|o| OrgAccess::admit(&principal, o).is_ok())
+        .filter(|o| OrgAccess::admit(&principal, o, &o.slug).is_ok())
         .map(OrgDto::from)
         .collect();
     Ok(HttpResponse::Ok().json(visible))
@@ -73,10 +75,12 @@ pub async fn list_orgs(
 #[utoipa::path(
     tag = "orgs",
     params(("org" = String, Path, description = "Org slug or id")),
-    responses((status = 200, body = OrgDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = OrgDto), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.access.read")))
 )]
 #[get("/orgs/{org}")]
 pub async fn get_org(access: OrgAccess) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(OrgDto::from(access.org)))
+    let org = service::orgs::get(&access.acting())?;
+    Ok(HttpResponse::Ok().json(OrgDto::from(org.clone())))
 }

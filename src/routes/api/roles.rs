@@ -10,18 +10,19 @@ use crate::service::roles::{self, role_view, set_view};
 use crate::state::AppState;
 
 /// The permission catalogue: every key with its scope and kind.
-#[utoipa::path(tag = "roles", params(("org" = String, Path)), responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roles", params(("org" = String, Path)), responses((status = 200, description = "OK", body = Vec<Object>)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.access.read"))))]
 #[get("/orgs/{org}/permissions")]
 pub async fn list_permissions(access: OrgAccess) -> Result<HttpResponse, AppError> {
-    let list: Vec<_> = access.policy.policy.catalogue().collect();
+    let op = roles::policy_for_reading(&access.acting())?;
+    let list: Vec<_> = op.policy.catalogue().collect();
     Ok(HttpResponse::Ok().json(list))
 }
 
 /// Roles with their grants (org-level allow/deny, module-level policies), visibility and flags.
-#[utoipa::path(tag = "roles", params(("org" = String, Path)), responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roles", params(("org" = String, Path)), responses((status = 200, description = "OK", body = Vec<Object>)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.access.read"))))]
 #[get("/orgs/{org}/roles")]
 pub async fn list_roles(access: OrgAccess) -> Result<HttpResponse, AppError> {
-    let p = &access.policy.policy;
+    let p = &roles::policy_for_reading(&access.acting())?.policy;
     let list: Vec<_> = p.roles().map(|r| role_view(r, p)).collect();
     Ok(HttpResponse::Ok().json(list))
 }
@@ -29,8 +30,9 @@ pub async fn list_roles(access: OrgAccess) -> Result<HttpResponse, AppError> {
 #[utoipa::path(
     tag = "roles",
     params(("org" = String, Path), ("role" = String, Path, description = "Role key or id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = Object), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.access.read")))
 )]
 #[get("/orgs/{org}/roles/{role}")]
 pub async fn get_role(
@@ -38,8 +40,9 @@ pub async fn get_role(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (_, key) = path.into_inner();
-    let role = access.policy.role(&key)?;
-    Ok(HttpResponse::Ok().json(role_view(role, &access.policy.policy)))
+    let op = roles::policy_for_reading(&access.acting())?;
+    let role = op.role(&key)?;
+    Ok(HttpResponse::Ok().json(role_view(role, &op.policy)))
 }
 
 /// Create a custom role, from scratch or as a clone (`clone_from`).
@@ -47,8 +50,9 @@ pub async fn get_role(
     tag = "roles",
     params(("org" = String, Path)),
     request_body = RoleBody,
-    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 201, description = "Created", body = Object), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.roles.manage")))
 )]
 #[post("/orgs/{org}/roles")]
 pub async fn create_role(
@@ -56,7 +60,6 @@ pub async fn create_role(
     access: OrgAccess,
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.roles.manage")?;
     let input = body.into_inner().into();
     let view = state
         .store
@@ -70,8 +73,9 @@ pub async fn create_role(
     tag = "roles",
     params(("org" = String, Path), ("role" = String, Path, description = "Role key or id")),
     request_body = RoleBody,
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = Object), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.roles.manage")))
 )]
 #[patch("/orgs/{org}/roles/{role}")]
 pub async fn update_role(
@@ -80,7 +84,6 @@ pub async fn update_role(
     path: web::Path<(String, String)>,
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.roles.manage")?;
     let (_, key) = path.into_inner();
     let input = body.into_inner().into();
     let view = state
@@ -93,8 +96,9 @@ pub async fn update_role(
 #[utoipa::path(
     tag = "roles",
     params(("org" = String, Path), ("role" = String, Path, description = "Role key or id")),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 204, description = "Done, no content"), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.roles.manage")))
 )]
 #[delete("/orgs/{org}/roles/{role}")]
 pub async fn delete_role(
@@ -102,7 +106,6 @@ pub async fn delete_role(
     access: OrgAccess,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.roles.manage")?;
     let (_, key) = path.into_inner();
     state
         .store
@@ -111,10 +114,11 @@ pub async fn delete_role(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(tag = "roles", params(("org" = String, Path)), responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roles", params(("org" = String, Path)), responses((status = 200, description = "OK", body = Vec<Object>)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.access.read"))))]
 #[get("/orgs/{org}/permission-sets")]
 pub async fn list_sets(access: OrgAccess) -> Result<HttpResponse, AppError> {
-    let list: Vec<_> = access.policy.policy.sets().map(set_view).collect();
+    let op = roles::policy_for_reading(&access.acting())?;
+    let list: Vec<_> = op.policy.sets().map(set_view).collect();
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -123,8 +127,9 @@ pub async fn list_sets(access: OrgAccess) -> Result<HttpResponse, AppError> {
     tag = "roles",
     params(("org" = String, Path)),
     request_body = SetBody,
-    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 201, description = "Created", body = Object), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("app.build")))
 )]
 #[post("/orgs/{org}/permission-sets")]
 pub async fn create_set(
@@ -144,8 +149,9 @@ pub async fn create_set(
     tag = "roles",
     params(("org" = String, Path), ("set" = String, Path)),
     request_body = SetBody,
-    responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = Object), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("app.build")))
 )]
 #[patch("/orgs/{org}/permission-sets/{set}")]
 pub async fn update_set(
@@ -166,8 +172,9 @@ pub async fn update_set(
 #[utoipa::path(
     tag = "roles",
     params(("org" = String, Path), ("set" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 204, description = "Done, no content"), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("app.build")))
 )]
 #[delete("/orgs/{org}/permission-sets/{set}")]
 pub async fn delete_set(
@@ -183,11 +190,11 @@ pub async fn delete_set(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(tag = "roles", params(("org" = String, Path)), responses((status = 200, body = Vec<String>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roles", params(("org" = String, Path)), responses((status = 200, description = "OK", body = Vec<String>)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.access.read"))))]
 #[get("/orgs/{org}/default-permissions")]
 pub async fn get_defaults(access: OrgAccess) -> Result<HttpResponse, AppError> {
-    let list: Vec<&str> = access
-        .policy
+    let op = roles::policy_for_reading(&access.acting())?;
+    let list: Vec<&str> = op
         .policy
         .defaults()
         .allow
@@ -202,8 +209,9 @@ pub async fn get_defaults(access: OrgAccess) -> Result<HttpResponse, AppError> {
     tag = "roles",
     params(("org" = String, Path)),
     request_body = DefaultsBody,
-    responses((status = 200, body = Vec<String>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = Vec<String>), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.roles.manage")))
 )]
 #[put("/orgs/{org}/default-permissions")]
 pub async fn set_defaults(
@@ -211,7 +219,6 @@ pub async fn set_defaults(
     access: OrgAccess,
     body: web::Json<DefaultsBody>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.roles.manage")?;
     let allow = body.into_inner().allow;
     let list = state
         .store

@@ -9,13 +9,13 @@ use crate::auth::access::OrgAccess;
 use crate::domain::OrgSettings;
 use crate::domain::authz::MappingKind;
 use crate::error::{AppError, ErrorBody};
-use crate::service::roles::{self, MappingInput, mapping_view};
+use crate::service::roles::{self, MappingInput};
 use crate::state::AppState;
 
-#[utoipa::path(tag = "settings", params(("org" = String, Path)), responses((status = 200, body = OrgSettings)), security(("bearer" = [])))]
+#[utoipa::path(tag = "settings", params(("org" = String, Path)), responses((status = 200, description = "OK", body = OrgSettings)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.settings.manage"))))]
 #[get("/orgs/{org}/settings")]
 pub async fn get_settings(access: OrgAccess) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(&access.org.settings))
+    Ok(HttpResponse::Ok().json(roles::settings(&access.acting())?))
 }
 
 /// Replace the org's settings (send the whole object; unknown keys are refused).
@@ -23,8 +23,9 @@ pub async fn get_settings(access: OrgAccess) -> Result<HttpResponse, AppError> {
     tag = "settings",
     params(("org" = String, Path)),
     request_body = OrgSettings,
-    responses((status = 200, body = OrgDto), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = OrgDto), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.settings.manage")))
 )]
 #[put("/orgs/{org}/settings")]
 pub async fn put_settings(
@@ -32,7 +33,6 @@ pub async fn put_settings(
     access: OrgAccess,
     body: web::Json<OrgSettings>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.settings.manage")?;
     let settings = body.into_inner();
     let st = state.clone();
     let org = state
@@ -43,23 +43,15 @@ pub async fn put_settings(
     Ok(HttpResponse::Ok().json(OrgDto::from(org)))
 }
 
-#[utoipa::path(tag = "settings", params(("org" = String, Path)), responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "settings", params(("org" = String, Path)), responses((status = 200, description = "OK", body = Vec<Object>)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.scim.manage or gateway.sso.manage"))))]
 #[get("/orgs/{org}/group-mappings")]
 pub async fn list_mappings(
     state: web::Data<AppState>,
     access: OrgAccess,
 ) -> Result<HttpResponse, AppError> {
-    access
-        .require("gateway.scim.manage")
-        .or_else(|_| access.require("gateway.sso.manage"))?;
     let list = state
         .store
-        .read(move |c| -> Result<_, AppError> {
-            Ok(crate::store::mappings::list(c, &access.org.id)?
-                .iter()
-                .map(|m| mapping_view(&access.policy, m))
-                .collect::<Vec<_>>())
-        })
+        .read(move |c| roles::list_mappings(c, &access.acting()))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -70,8 +62,9 @@ pub async fn list_mappings(
     tag = "settings",
     params(("org" = String, Path)),
     request_body = MappingBody,
-    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 201, description = "Created", body = Object), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.scim.manage or gateway.sso.manage")))
 )]
 #[post("/orgs/{org}/group-mappings")]
 pub async fn create_mapping(
@@ -81,14 +74,8 @@ pub async fn create_mapping(
 ) -> Result<HttpResponse, AppError> {
     let b = body.into_inner();
     let kind = match b.kind {
-        MappingKindBody::ScimGroup => {
-            access.require("gateway.scim.manage")?;
-            MappingKind::ScimGroup
-        }
-        MappingKindBody::SsoClaim => {
-            access.require("gateway.sso.manage")?;
-            MappingKind::SsoClaim
-        }
+        MappingKindBody::ScimGroup => MappingKind::ScimGroup,
+        MappingKindBody::SsoClaim => MappingKind::SsoClaim,
     };
     let input = MappingInput {
         kind,
@@ -108,8 +95,9 @@ pub async fn create_mapping(
 #[utoipa::path(
     tag = "settings",
     params(("org" = String, Path), ("mapping" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 204, description = "Done, no content"), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.scim.manage or gateway.sso.manage")))
 )]
 #[delete("/orgs/{org}/group-mappings/{mapping}")]
 pub async fn delete_mapping(
@@ -117,9 +105,6 @@ pub async fn delete_mapping(
     access: OrgAccess,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    access
-        .require("gateway.scim.manage")
-        .or_else(|_| access.require("gateway.sso.manage"))?;
     let (_, id) = path.into_inner();
     state
         .store

@@ -22,8 +22,9 @@ fn user_response(mut builder: actix_web::HttpResponseBuilder, user: User) -> Htt
     tag = "users",
     params(("org" = String, Path, description = "Org slug or id")),
     request_body = CreateUser,
-    responses((status = 201, body = UserDto), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 201, description = "Created", body = UserDto), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[post("/orgs/{org}/users")]
 pub async fn create_user(
@@ -32,7 +33,6 @@ pub async fn create_user(
     req: HttpRequest,
     body: web::Json<CreateUser>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let b = body.into_inner();
     let user = state
         .store
@@ -64,8 +64,9 @@ pub async fn create_user(
 #[utoipa::path(
     tag = "users",
     params(("org" = String, Path, description = "Org slug or id"), UserListParams),
-    responses((status = 200, body = UserPage), (status = 400, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = UserPage), (status = 400, description = "The request is invalid", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[get("/orgs/{org}/users")]
 pub async fn list_users(
@@ -73,13 +74,19 @@ pub async fn list_users(
     access: OrgAccess,
     params: web::Query<UserListParams>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let p = params.into_inner();
     let limit = service::page_size(p.limit, 50, 200);
     let page = state
         .store
         .read(move |c| {
-            service::users::list(c, &access.org, p.q, p.status, p.cursor.as_deref(), limit)
+            service::users::list(
+                c,
+                &access.acting(),
+                p.q,
+                p.status,
+                p.cursor.as_deref(),
+                limit,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(UserPage {
@@ -91,8 +98,9 @@ pub async fn list_users(
 #[utoipa::path(
     tag = "users",
     params(("org" = String, Path, description = "Org slug or id"), ("id" = String, Path, description = "User id")),
-    responses((status = 200, body = UserDto), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = UserDto), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[get("/orgs/{org}/users/{id}")]
 pub async fn get_user(
@@ -100,11 +108,10 @@ pub async fn get_user(
     access: OrgAccess,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
     let user = state
         .store
-        .read(move |c| service::users::find(c, &access.org, &id))
+        .read(move |c| service::users::get(c, &access.acting(), &id))
         .await?;
     Ok(user_response(HttpResponse::Ok(), user))
 }
@@ -115,8 +122,9 @@ pub async fn get_user(
     tag = "users",
     params(("org" = String, Path, description = "Org slug or id"), ("id" = String, Path, description = "User id")),
     request_body = UpdateUser,
-    responses((status = 200, body = UserDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = UserDto), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody), (status = 412, description = "If-Match names an older version", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[patch("/orgs/{org}/users/{id}")]
 pub async fn update_user(
@@ -126,7 +134,6 @@ pub async fn update_user(
     path: web::Path<(String, String)>,
     body: web::Json<UpdateUser>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let (_, id) = path.into_inner();
     let if_match = if_match_version(&req)?;
     let b = body.into_inner();
@@ -135,8 +142,7 @@ pub async fn update_user(
         .write(move |c| {
             service::users::update_profile(
                 c,
-                &access.ctx,
-                &access.org,
+                &access.acting(),
                 &id,
                 if_match,
                 ProfileChanges {
@@ -159,13 +165,10 @@ async fn set_status(
     id: String,
     target: UserStatus,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.users.manage")?;
     let if_match = if_match_version(&req)?;
     let user = state
         .store
-        .write(move |c| {
-            service::users::set_status(c, &access.ctx, &access.org, &id, if_match, target)
-        })
+        .write(move |c| service::users::set_status(c, &access.acting(), &id, if_match, target))
         .await?;
     Ok(user_response(HttpResponse::Ok(), user))
 }
@@ -174,8 +177,9 @@ async fn set_status(
 #[utoipa::path(
     tag = "users",
     params(("org" = String, Path, description = "Org slug or id"), ("id" = String, Path, description = "User id")),
-    responses((status = 200, body = UserDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = UserDto), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[post("/orgs/{org}/users/{id}/suspend")]
 pub async fn suspend_user(
@@ -197,8 +201,9 @@ pub async fn suspend_user(
 #[utoipa::path(
     tag = "users",
     params(("org" = String, Path, description = "Org slug or id"), ("id" = String, Path, description = "User id")),
-    responses((status = 200, body = UserDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = UserDto), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.users.manage")))
 )]
 #[post("/orgs/{org}/users/{id}/reactivate")]
 pub async fn reactivate_user(

@@ -12,8 +12,9 @@ use crate::state::AppState;
     tag = "workspaces",
     params(("org" = String, Path, description = "Org slug or id")),
     request_body = CreateWorkspace,
-    responses((status = 201, body = WorkspaceDto), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 201, description = "Created", body = WorkspaceDto), (status = 400, description = "The request is invalid", body = ErrorBody), (status = 409, description = "Conflicts with the current state", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.settings.manage")))
 )]
 #[post("/orgs/{org}/workspaces")]
 pub async fn create_workspace(
@@ -21,15 +22,13 @@ pub async fn create_workspace(
     access: OrgAccess,
     body: web::Json<CreateWorkspace>,
 ) -> Result<HttpResponse, AppError> {
-    access.require("gateway.settings.manage")?;
     let body = body.into_inner();
     let ws = state
         .store
         .write(move |c| {
             service::workspaces::create(
                 c,
-                &access.ctx,
-                &access.org,
+                &access.acting(),
                 service::workspaces::NewWorkspace {
                     slug: body.slug,
                     name: body.name,
@@ -43,14 +42,13 @@ pub async fn create_workspace(
 #[utoipa::path(
     tag = "workspaces",
     params(("org" = String, Path, description = "Org slug or id")),
-    responses((status = 200, body = Vec<WorkspaceDto>)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = Vec<WorkspaceDto>)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.access.read")))
 )]
 #[get("/orgs/{org}/workspaces")]
 pub async fn list_workspaces(access: OrgAccess) -> Result<HttpResponse, AppError> {
-    let list: Vec<WorkspaceDto> = access
-        .policy
-        .workspaces
+    let list: Vec<WorkspaceDto> = service::workspaces::listed(&access.acting())?
         .iter()
         .cloned()
         .map(WorkspaceDto::from)
@@ -61,8 +59,9 @@ pub async fn list_workspaces(access: OrgAccess) -> Result<HttpResponse, AppError
 #[utoipa::path(
     tag = "workspaces",
     params(("org" = String, Path, description = "Org slug or id"), ("workspace" = String, Path, description = "Workspace slug or id")),
-    responses((status = 200, body = WorkspaceDto), (status = 404, body = ErrorBody)),
-    security(("bearer" = []))
+    responses((status = 200, description = "OK", body = WorkspaceDto), (status = 404, description = "Not found (or not visible to the caller)", body = ErrorBody)),
+    security(("bearer" = [])),
+    extensions(("x-rollcall-permission" = json!("gateway.access.read")))
 )]
 #[get("/orgs/{org}/workspaces/{workspace}")]
 pub async fn get_workspace(
@@ -70,6 +69,11 @@ pub async fn get_workspace(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (_, key) = path.into_inner();
-    let ws = access.policy.workspace(&key)?.clone();
+    let listed = service::workspaces::listed(&access.acting())?;
+    let ws = listed
+        .iter()
+        .find(|w| w.id.as_str() == key || w.slug == key)
+        .cloned()
+        .ok_or_else(|| AppError::not_found("workspace", &key))?;
     Ok(HttpResponse::Ok().json(WorkspaceDto::from(ws)))
 }

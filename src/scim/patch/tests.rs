@@ -746,7 +746,7 @@ fn unknown_attributes_are_kept_as_received() {
     ok(
         &mut u,
         &body(json!([
-            {"op": "add", "path": "favouriteColour", "value": "teal"},
+            {"op": "add", "value": {"favouriteColour": "teal"}},
             {"op": "add", "value": {"Shoe_Size": 38}},
             {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:custom:2.0:User:department_ids", "value": [{"value": "1"}]},
             {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:custom:2.0:User:department_ids", "value": [{"value": "2"}, {"value": "1"}]}
@@ -771,6 +771,54 @@ fn unknown_attributes_are_kept_as_received() {
         &USER,
     );
     assert!(u.get("favouriteColour").is_none());
+}
+
+#[test]
+fn a_path_no_schema_defines_is_invalid_unless_the_attribute_was_kept() {
+    let mut u = babs();
+    for path in [
+        "doesNotExist",
+        "name.doesNotExist",
+        "emails[type eq \"work\"].nope",
+    ] {
+        let e = fails(
+            &mut u,
+            &body(json!([{"op": "add", "path": path, "value": "x"}])),
+            &USER,
+        );
+        assert_eq!(e.scim_type, ScimType::InvalidPath, "{path}: {}", e.detail);
+    }
+    // Kept from a pathless add (as a POST keeps it): writable by path.
+    ok(
+        &mut u,
+        &body(json!([{"op": "add", "value": {"favouriteColour": "teal"}}])),
+        &USER,
+    );
+    ok(
+        &mut u,
+        &body(json!([{"op": "replace", "path": "favouriteColour", "value": "red"}])),
+        &USER,
+    );
+    assert_eq!(u["favouriteColour"], "red");
+    // `schemas` repeated inside an extension's object is ignored.
+    ok(
+        &mut u,
+        &body(
+            json!([{"op": "replace", "path": urn::ENTERPRISE_USER, "value": {
+                "schemas": [urn::ENTERPRISE_USER],
+                "costCenter": "4130"
+            }}]),
+        ),
+        &USER,
+    );
+    assert_eq!(u[urn::ENTERPRISE_USER]["costCenter"], "4130");
+    assert!(u[urn::ENTERPRISE_USER].get("schemas").is_none());
+    // Removing what is not there stays a no-op.
+    ok(
+        &mut u,
+        &body(json!([{"op": "remove", "path": "doesNotExist"}])),
+        &USER,
+    );
 }
 
 #[test]

@@ -75,6 +75,7 @@ pub static COMMON_ATTRIBUTES: &[AttributeDef] = &[
         .describe("Identifier of the resource, assigned by the service provider."),
     string("externalId")
         .case_exact()
+        .max_chars(super::MAX_NAME_CHARS)
         .describe("Identifier of the resource as defined by the provisioning client."),
     complex("meta", META_SUBS)
         .mutability(Mutability::ReadOnly)
@@ -101,7 +102,9 @@ const NAME_SUBS: &[AttributeDef] = &[
 ];
 
 const EMAIL_SUBS: &[AttributeDef] = &multi_value_subs(
-    string("value").describe("An email address, canonicalised per RFC 5321."),
+    string("value")
+        .max_chars(crate::domain::names::EMAIL_MAX_CHARS)
+        .describe("An email address, canonicalised per RFC 5321."),
     "The function of the address, e.g. 'work' or 'home'.",
     &["work", "home", "other"],
 );
@@ -175,11 +178,14 @@ const CERTIFICATE_SUBS: &[AttributeDef] = &multi_value_subs(
 
 const USER_ATTRIBUTES: &[AttributeDef] = &[
     string("userName")
+        .max_chars(crate::domain::names::USER_NAME_MAX_CHARS)
         .required()
         .uniqueness(Uniqueness::Server)
         .describe("Unique identifier the user signs in with; required and unique."),
     complex("name", NAME_SUBS).describe("The components of the user's real name."),
-    string("displayName").describe("The name of the user, suitable for display."),
+    string("displayName")
+        .max_chars(super::MAX_NAME_CHARS)
+        .describe("The name of the user, suitable for display."),
     string("nickName").describe("The casual way to address the user."),
     reference("profileUrl", &["external"]).describe("A URI to the user's online profile."),
     string("title").describe("The user's title, e.g. 'Vice President'."),
@@ -209,6 +215,7 @@ const USER_ATTRIBUTES: &[AttributeDef] = &[
         .describe("Physical mailing addresses for the user."),
     complex("groups", USER_GROUP_SUBS)
         .multi_valued()
+        .unbounded()
         .mutability(Mutability::ReadOnly)
         .describe("Groups the user belongs to; maintained through the Group resource."),
     complex("entitlements", ENTITLEMENT_SUBS)
@@ -248,9 +255,11 @@ const MEMBER_SUBS: &[AttributeDef] = &[
 const GROUP_ATTRIBUTES: &[AttributeDef] = &[
     string("displayName")
         .required()
+        .max_chars(super::MAX_NAME_CHARS)
         .describe("A human-readable name for the group; required."),
     complex("members", MEMBER_SUBS)
         .multi_valued()
+        .unbounded()
         .describe("Members of the group."),
 ];
 

@@ -2,8 +2,14 @@
 //! translation of RFC 7644 §3.4.2.2 filters into SQL over `users` / `groups`
 //! (never evaluated by loading a directory into memory).
 //!
-//! Comparison rules follow each attribute's `caseExact`: case-insensitive
-//! attributes compare lower-cased columns with lower-cased values. Every
+//! Comparison rules follow each attribute's `caseExact`, identically on both
+//! backends: case-insensitive attributes compare stored foldings (`*_lower`
+//! columns, `scim_values.value_lower`, all computed in Rust by
+//! `domain::names::canonical_lower`, because SQL `lower()` folds only ASCII)
+//! with the folded value; case-exact ones (`id`, `externalId`, …) compare the
+//! raw column, and `co`/`sw`/`ew` use `LIKE` on PostgreSQL but `GLOB` on
+//! SQLite, whose `LIKE` ignores ASCII case. Text orders by code point on both
+//! (`COLLATE "C"` columns on PostgreSQL). Every
 //! comparison on a nullable column is null-safe (`col IS NOT NULL AND …`), so
 //! `not (…)` keeps SQL's three-valued logic out of SCIM's two-valued one.
 //! Multi-valued and extension attributes are answered with
@@ -20,6 +26,7 @@ use super::groups::Group;
 use super::schema::{group_members, groups, scim_tokens, scim_values, users};
 use super::users::User;
 use super::{DbConnection, StoreError};
+use crate::domain::names::canonical_lower;
 use crate::domain::{DirectoryId, GroupId, OrgId, UserId};
 use crate::scim::filter::Filter;
 use crate::scim::index::{self, GroupTarget, IndexedValue, UserColumn, UserTarget, ValuePart};
@@ -28,12 +35,50 @@ use crate::scim::schema::AttrPath;
 mod pg {
     pub type Db = diesel::pg::Pg;
     pub type Conn = diesel::PgConnection;
+    /// Case-sensitive co/sw/ew: PostgreSQL's `LIKE` already is.
+    macro_rules! exact_like {
+        ($e:expr, $op:expr, $v:expr) => {
+            $e.like(pattern($op, $v)).escape('\\')
+        };
+    }
     include!("query.rs");
 }
 
 mod sqlite {
     pub type Db = diesel::sqlite::Sqlite;
     pub type Conn = diesel::SqliteConnection;
+    diesel::infix_operator!(Glob, " GLOB ", backend: diesel::sqlite::Sqlite);
+    /// Case-sensitive co/sw/ew: SQLite's `LIKE` ignores ASCII case, `GLOB`
+    /// does not (and can use an index for a prefix).
+    macro_rules! exact_like {
+        ($e:expr, $op:expr, $v:expr) => {
+            Glob::new(
+                $e,
+                diesel::IntoSql::into_sql::<diesel::sql_types::Text>(glob_pattern($op, $v)),
+            )
+        };
+    }
+    /// A `GLOB` pattern for co/sw/ew that matches `v` literally: `*`, `?`
+    /// and `[` are wrapped in brackets.
+    fn glob_pattern(op: crate::scim::filter::CompareOp, v: &str) -> String {
+        use crate::scim::filter::CompareOp;
+        let mut lit = String::with_capacity(v.len() + 2);
+        for c in v.chars() {
+            match c {
+                '*' | '?' | '[' => {
+                    lit.push('[');
+                    lit.push(c);
+                    lit.push(']');
+                }
+                _ => lit.push(c),
+            }
+        }
+        match op {
+            CompareOp::Co => format!("*{lit}*"),
+            CompareOp::Sw => format!("{lit}*"),
+            _ => format!("*{lit}"),
+        }
+    }
     include!("query.rs");
 }
 
@@ -77,6 +122,15 @@ pub struct ListSpec<S> {
     pub limit: i64,
 }
 
+/// A keyset page (RFC 9865 cursors): rows strictly after `from` in
+/// `(created_at, id)` order when `ascending`, strictly before it (nearest
+/// first) otherwise; at most `limit`.
+pub struct Keyset {
+    pub from: Option<(NaiveDateTime, String)>,
+    pub ascending: bool,
+    pub limit: i64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
     #[error(transparent)]
@@ -112,6 +166,33 @@ pub fn list_groups(
     }
 }
 
+/// Live users of a directory matching `filter`, one keyset page.
+pub fn users_keyset(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    k: &Keyset,
+) -> Result<Vec<User>, ListError> {
+    match conn {
+        DbConnection::Pg(c) => pg::users_keyset(c, org, directory, filter, k),
+        DbConnection::Sqlite(c) => sqlite::users_keyset(c, org, directory, filter, k),
+    }
+}
+
+/// Groups of a directory matching `filter`, one keyset page.
+pub fn groups_keyset(
+    conn: &mut DbConnection,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    k: &Keyset,
+) -> Result<Vec<Group>, ListError> {
+    match conn {
+        DbConnection::Pg(c) => pg::groups_keyset(c, directory, filter, k),
+        DbConnection::Sqlite(c) => sqlite::groups_keyset(c, directory, filter, k),
+    }
+}
+
 // ------------------------------------------------------------ indexed values
 
 /// Replace the indexed values of a user (skipped when unchanged).
@@ -132,6 +213,9 @@ pub fn put_values(
     insert_values(conn, user, directory, after)
 }
 
+/// Rows of `scim_values` written by one INSERT.
+const VALUE_ROWS_PER_INSERT: usize = 1000;
+
 pub fn insert_values(
     conn: &mut DbConnection,
     user: &UserId,
@@ -148,17 +232,76 @@ pub fn insert_values(
                 scim_values::resource_id.eq(user.as_str()),
                 scim_values::directory_id.eq(directory.as_str()),
                 scim_values::attr.eq(v.attr.as_str()),
-                scim_values::value_type.eq(v.value_type.as_ref().map(|t| t.to_lowercase())),
+                scim_values::value_type.eq(v.value_type.as_deref().map(canonical_lower)),
                 scim_values::value.eq(v.value.as_str()),
-                scim_values::value_lower.eq(v.value.to_lowercase()),
+                scim_values::value_lower.eq(canonical_lower(&v.value)),
                 scim_values::is_primary.eq(v.primary),
             )
         })
         .collect();
-    crate::on_backend!(conn, |c| diesel::insert_into(scim_values::table)
-        .values(&rows)
-        .execute(c))?;
+    // Seven bound values a row: chunks stay far below SQLite's limit on
+    // variables in one statement (32,766), whatever the number of values.
+    for chunk in rows.chunks(VALUE_ROWS_PER_INSERT) {
+        crate::on_backend!(conn, |c| diesel::insert_into(scim_values::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     Ok(())
+}
+
+// ------------------------------------------------------------ folded names
+
+/// (id, displayName, givenName, familyName) of a user.
+type NamesRow = (String, Option<String>, Option<String>, Option<String>);
+
+/// Fills the folded name columns (`display_name_lower`, `given_name_lower`,
+/// `family_name_lower`) of every user that lacks them — rows written before
+/// those columns existed — with the Rust folding the filters use (SQL
+/// `lower()` folds only ASCII). Idempotent and cheap when nothing is pending:
+/// the partial index `users_refold_pending_idx` lists exactly these rows.
+/// Returns how many rows were filled.
+pub fn refold_user_names(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    let pending = || {
+        users::display_name
+            .is_not_null()
+            .and(users::display_name_lower.is_null())
+            .or(users::given_name
+                .is_not_null()
+                .and(users::given_name_lower.is_null()))
+            .or(users::family_name
+                .is_not_null()
+                .and(users::family_name_lower.is_null()))
+    };
+    let mut filled = 0;
+    loop {
+        let n = super::write_tx::<_, StoreError, _>(conn, |conn| {
+            let rows: Vec<NamesRow> = users::table
+                .filter(pending())
+                .select((
+                    users::id,
+                    users::display_name,
+                    users::given_name,
+                    users::family_name,
+                ))
+                .limit(500)
+                .load(conn)?;
+            for (id, display, given, family) in &rows {
+                let fold = |s: &Option<String>| s.as_deref().map(canonical_lower);
+                diesel::update(users::table.filter(users::id.eq(id)))
+                    .set((
+                        users::display_name_lower.eq(fold(display)),
+                        users::given_name_lower.eq(fold(given)),
+                        users::family_name_lower.eq(fold(family)),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(rows.len())
+        })?;
+        filled += n;
+        if n == 0 {
+            return Ok(filled);
+        }
+    }
 }
 
 // ------------------------------------------------------------ memberships for responses

@@ -10,6 +10,7 @@ use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
+use crate::domain::names::canonical_lower;
 use crate::domain::{DirectoryId, OrgId, UserStatus};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::index::{self, GroupTarget, UserColumn, UserTarget, ValuePart};
@@ -17,15 +18,12 @@ use crate::scim::schema::AttrPath;
 use crate::store::StoreError;
 use crate::store::groups::{Group, GroupRow};
 use crate::store::schema::{group_members, groups, scim_values, users};
-use crate::store::scim::{FilterUnsupported, ListError, ListSpec, Page, bad};
+use crate::store::scim::{FilterUnsupported, Keyset, ListError, ListSpec, Page, bad};
 use crate::store::users::{User, UserRow, like_escape};
 
 pub type UserPred = Box<dyn BoxableExpression<users::table, Db, SqlType = Bool>>;
 pub type GroupPred = Box<dyn BoxableExpression<groups::table, Db, SqlType = Bool>>;
 type ValuePred = Box<dyn BoxableExpression<scim_values::table, Db, SqlType = Bool>>;
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
-
 
 fn always(v: bool) -> UserPred {
     Box::new(sql::<Bool>(if v { "1 = 1" } else { "1 = 0" }))
@@ -55,6 +53,7 @@ fn time_value(path: &AttrPath, v: &CompValue) -> Result<NaiveDateTime, FilterUns
     }
 }
 
+/// A `LIKE … ESCAPE '\\'` pattern for co/sw/ew.
 fn pattern(op: CompareOp, v: &str) -> String {
     let v = like_escape(v);
     match op {
@@ -66,14 +65,27 @@ fn pattern(op: CompareOp, v: &str) -> String {
 
 /// A comparison on a text expression `$e` (Bool-typed results), null-safe via
 /// `$present` (a Bool expression true when the column has a value).
+/// `folded`: `$e` is a stored folding and `$v` already folded, so `LIKE`
+/// (ASCII-case-insensitive on SQLite, sensitive on PostgreSQL) answers alike
+/// on both backends. `exact`: a case-exact attribute, matched with the
+/// backend's case-sensitive substring test (`exact_like!`).
 macro_rules! compare_text {
-    ($e:expr, $present:expr, $op:expr, $v:expr) => {{
+    (folded $e:expr, $present:expr, $op:expr, $v:expr) => {
+        compare_text!(@ $e, $present, $op, $v, |e, op, v: &str| e.like(pattern(op, v)).escape('\\'))
+    };
+    (exact $e:expr, $present:expr, $op:expr, $v:expr) => {
+        compare_text!(@ $e, $present, $op, $v, |e, op, v: &str| exact_like!(e, op, v))
+    };
+    (@ $e:expr, $present:expr, $op:expr, $v:expr, |$le:ident, $lop:ident, $lv:ident: &str| $like:expr) => {{
         let v: String = $v;
         match $op {
             CompareOp::Eq => Box::new($present.and($e.eq(v))) as _,
             CompareOp::Ne => Box::new(not($present.and($e.eq(v)))) as _,
             CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
-                Box::new($present.and($e.like(pattern($op, &v)).escape('\\'))) as _
+                let $le = $e;
+                let $lop = $op;
+                let $lv: &str = &v;
+                Box::new($present.and($like)) as _
             }
             CompareOp::Gt => Box::new($present.and($e.gt(v))) as _,
             CompareOp::Ge => Box::new($present.and($e.ge(v))) as _,
@@ -181,6 +193,15 @@ fn value_part_compare(path: &AttrPath, op: CompareOp, value: &CompValue) -> Resu
     let UserTarget::Value { part, case_exact, .. } = index::user_target(path).map_err(|e| bad(e.0))? else {
         return Err(bad(format!("`{path}` is not a sub-attribute of a multi-valued attribute")));
     };
+    if matches!(value, CompValue::Null) && part != ValuePart::Type {
+        // Every indexed element has a value, and an unstated `primary` is
+        // false (RFC 7643 §2.4): neither is ever null.
+        return match op {
+            CompareOp::Eq => Ok(Box::new(sql::<Bool>("1 = 0"))),
+            CompareOp::Ne => Ok(Box::new(sql::<Bool>("1 = 1"))),
+            _ => Err(bad(format!("only eq and ne compare `{path}` with null"))),
+        };
+    }
     Ok(match part {
         ValuePart::Primary => {
             let b = match value {
@@ -197,17 +218,21 @@ fn value_part_compare(path: &AttrPath, op: CompareOp, value: &CompValue) -> Resu
         }
         ValuePart::Type => {
             if matches!(value, CompValue::Null) {
-                return Ok(Box::new(scim_values::value_type.is_null()));
+                return match op {
+                    CompareOp::Eq => Ok(Box::new(scim_values::value_type.is_null())),
+                    CompareOp::Ne => Ok(Box::new(scim_values::value_type.is_not_null())),
+                    _ => Err(bad(format!("only eq and ne compare `{path}` with null"))),
+                };
             }
-            let v = text_value(path, value)?.to_lowercase();
-            compare_text!(scim_values::value_type.assume_not_null(), scim_values::value_type.is_not_null(), op, v)
+            let v = canonical_lower(&text_value(path, value)?);
+            compare_text!(folded scim_values::value_type.assume_not_null(), scim_values::value_type.is_not_null(), op, v)
         }
         ValuePart::Value => {
             let v = text_value(path, value)?;
             if case_exact {
-                compare_text!(scim_values::value, sql::<Bool>("1 = 1"), op, v)
+                compare_text!(exact scim_values::value, sql::<Bool>("1 = 1"), op, v)
             } else {
-                compare_text!(scim_values::value_lower, sql::<Bool>("1 = 1"), op, v.to_lowercase())
+                compare_text!(folded scim_values::value_lower, sql::<Bool>("1 = 1"), op, canonical_lower(&v))
             }
         }
     })
@@ -248,42 +273,42 @@ fn user_compare(path: &AttrPath, op: CompareOp, value: &CompValue, directory: &D
     }
     Ok(match index::user_target(path).map_err(|e| bad(e.0))? {
         UserTarget::Column(c) => match c {
-            UserColumn::Id => compare_text!(users::id, sql::<Bool>("1 = 1"), op, text_value(path, value)?),
+            UserColumn::Id => compare_text!(exact users::id, sql::<Bool>("1 = 1"), op, text_value(path, value)?),
             UserColumn::UserName => compare_text!(
-                users::user_name_lower,
+                folded users::user_name_lower,
                 sql::<Bool>("1 = 1"),
                 op,
-                crate::domain::names::canonical_lower(&text_value(path, value)?)
+                crate::domain::names::comparison_key(&text_value(path, value)?)
             ),
             UserColumn::ExternalId => compare_text!(
-                users::external_id.assume_not_null(),
+                exact users::external_id.assume_not_null(),
                 users::external_id.is_not_null(),
                 op,
                 text_value(path, value)?
             ),
             UserColumn::DisplayName => compare_text!(
-                lower(users::display_name).assume_not_null(),
-                users::display_name.is_not_null(),
+                folded users::display_name_lower.assume_not_null(),
+                users::display_name_lower.is_not_null(),
                 op,
-                text_value(path, value)?.to_lowercase()
+                canonical_lower(&text_value(path, value)?)
             ),
             UserColumn::GivenName => compare_text!(
-                lower(users::given_name).assume_not_null(),
-                users::given_name.is_not_null(),
+                folded users::given_name_lower.assume_not_null(),
+                users::given_name_lower.is_not_null(),
                 op,
-                text_value(path, value)?.to_lowercase()
+                canonical_lower(&text_value(path, value)?)
             ),
             UserColumn::FamilyName => compare_text!(
-                lower(users::family_name).assume_not_null(),
-                users::family_name.is_not_null(),
+                folded users::family_name_lower.assume_not_null(),
+                users::family_name_lower.is_not_null(),
                 op,
-                text_value(path, value)?.to_lowercase()
+                canonical_lower(&text_value(path, value)?)
             ),
             UserColumn::Email => compare_text!(
-                users::email_lower.assume_not_null(),
+                folded users::email_lower.assume_not_null(),
                 users::email_lower.is_not_null(),
                 op,
-                text_value(path, value)?.to_lowercase()
+                crate::domain::names::comparison_key(&text_value(path, value)?)
             ),
             UserColumn::Active => {
                 let b = match value {
@@ -356,15 +381,15 @@ pub fn group_predicate(f: &Filter) -> Result<GroupPred, FilterUnsupported> {
                 };
             }
             match index::group_target(path).map_err(|e| bad(e.0))? {
-                GroupTarget::Id => compare_text!(groups::id, sql::<Bool>("1 = 1"), *op, text_value(path, value)?),
+                GroupTarget::Id => compare_text!(exact groups::id, sql::<Bool>("1 = 1"), *op, text_value(path, value)?),
                 GroupTarget::DisplayName => compare_text!(
-                    groups::display_name_lower,
+                    folded groups::display_name_lower,
                     sql::<Bool>("1 = 1"),
                     *op,
-                    crate::domain::names::canonical_lower(&text_value(path, value)?)
+                    canonical_lower(&text_value(path, value)?)
                 ),
                 GroupTarget::ExternalId => compare_text!(
-                    groups::external_id.assume_not_null(),
+                    exact groups::external_id.assume_not_null(),
                     groups::external_id.is_not_null(),
                     *op,
                     text_value(path, value)?
@@ -396,6 +421,8 @@ macro_rules! order_users {
         match $sort {
             None => q.order((users::created_at.asc(), users::id.asc())),
             Some((c, desc)) => {
+                // Unassigned values sort as the greatest on both backends
+                // (PostgreSQL and SQLite place NULL at opposite ends).
                 macro_rules! by {
                     ($col:expr) => {
                         if desc {
@@ -404,15 +431,22 @@ macro_rules! order_users {
                             q.order(($col.asc(), users::created_at.asc(), users::id.asc()))
                         }
                     };
+                    (nullable $col:expr) => {
+                        if desc {
+                            q.order(($col.is_null().desc(), $col.desc(), users::created_at.desc(), users::id.desc()))
+                        } else {
+                            q.order(($col.is_null().asc(), $col.asc(), users::created_at.asc(), users::id.asc()))
+                        }
+                    };
                 }
                 match c {
                     UserColumn::Id => by!(users::id),
                     UserColumn::UserName => by!(users::user_name_lower),
-                    UserColumn::ExternalId => by!(users::external_id),
-                    UserColumn::DisplayName => by!(lower(users::display_name)),
-                    UserColumn::GivenName => by!(lower(users::given_name)),
-                    UserColumn::FamilyName => by!(lower(users::family_name)),
-                    UserColumn::Email => by!(users::email_lower),
+                    UserColumn::ExternalId => by!(nullable users::external_id),
+                    UserColumn::DisplayName => by!(nullable users::display_name_lower),
+                    UserColumn::GivenName => by!(nullable users::given_name_lower),
+                    UserColumn::FamilyName => by!(nullable users::family_name_lower),
+                    UserColumn::Email => by!(nullable users::email_lower),
                     UserColumn::Active | UserColumn::Created => by!(users::created_at),
                     UserColumn::Modified => by!(users::updated_at),
                 }
@@ -505,6 +539,8 @@ pub fn list_groups(
         let q = match spec.sort {
             None => q.order((groups::created_at.asc(), groups::id.asc())),
             Some((t, desc)) => {
+                // Unassigned values sort as the greatest on both backends
+                // (PostgreSQL and SQLite place NULL at opposite ends).
                 macro_rules! by {
                     ($col:expr) => {
                         if desc {
@@ -513,11 +549,18 @@ pub fn list_groups(
                             q.order(($col.asc(), groups::created_at.asc(), groups::id.asc()))
                         }
                     };
+                    (nullable $col:expr) => {
+                        if desc {
+                            q.order(($col.is_null().desc(), $col.desc(), groups::created_at.desc(), groups::id.desc()))
+                        } else {
+                            q.order(($col.is_null().asc(), $col.asc(), groups::created_at.asc(), groups::id.asc()))
+                        }
+                    };
                 }
                 match t {
                     GroupTarget::Id => by!(groups::id),
                     GroupTarget::DisplayName => by!(groups::display_name_lower),
-                    GroupTarget::ExternalId => by!(groups::external_id),
+                    GroupTarget::ExternalId => by!(nullable groups::external_id),
                     GroupTarget::Created | GroupTarget::Member => by!(groups::created_at),
                     GroupTarget::Modified => by!(groups::updated_at),
                 }
@@ -533,4 +576,74 @@ pub fn list_groups(
         with_filter(base())?.count().get_result(conn).map_err(StoreError::from)?
     };
     Ok(Page { items, total })
+}
+
+/// One keyset page of live users (see [`Keyset`]).
+pub fn users_keyset(
+    conn: &mut Conn,
+    org: &OrgId,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    k: &Keyset,
+) -> Result<Vec<User>, ListError> {
+    let mut q = users::table
+        .filter(users::directory_id.eq(directory.as_str().to_owned()))
+        .filter(crate::store::users::live())
+        .into_boxed();
+    if let Some(f) = filter {
+        q = q.filter(users::org_id.eq(org.as_str().to_owned())).filter(user_predicate(f, directory)?);
+    }
+    if let Some((at, id)) = &k.from {
+        q = if k.ascending {
+            q.filter(users::created_at.gt(*at).or(users::created_at.eq(*at).and(users::id.gt(id.clone()))))
+        } else {
+            q.filter(users::created_at.lt(*at).or(users::created_at.eq(*at).and(users::id.lt(id.clone()))))
+        };
+    }
+    let q = if k.ascending {
+        q.order((users::created_at.asc(), users::id.asc()))
+    } else {
+        q.order((users::created_at.desc(), users::id.desc()))
+    };
+    q.limit(k.limit)
+        .select(UserRow::as_select())
+        .load::<UserRow>(conn)
+        .map_err(StoreError::from)?
+        .into_iter()
+        .map(|r| User::try_from(r).map_err(ListError::from))
+        .collect()
+}
+
+/// One keyset page of groups (see [`Keyset`]).
+pub fn groups_keyset(
+    conn: &mut Conn,
+    directory: &DirectoryId,
+    filter: Option<&Filter>,
+    k: &Keyset,
+) -> Result<Vec<Group>, ListError> {
+    let mut q = groups::table
+        .filter(groups::directory_id.eq(directory.as_str().to_owned()))
+        .into_boxed();
+    if let Some(f) = filter {
+        q = q.filter(group_predicate(f)?);
+    }
+    if let Some((at, id)) = &k.from {
+        q = if k.ascending {
+            q.filter(groups::created_at.gt(*at).or(groups::created_at.eq(*at).and(groups::id.gt(id.clone()))))
+        } else {
+            q.filter(groups::created_at.lt(*at).or(groups::created_at.eq(*at).and(groups::id.lt(id.clone()))))
+        };
+    }
+    let q = if k.ascending {
+        q.order((groups::created_at.asc(), groups::id.asc()))
+    } else {
+        q.order((groups::created_at.desc(), groups::id.desc()))
+    };
+    Ok(q.limit(k.limit)
+        .select(GroupRow::as_select())
+        .load::<GroupRow>(conn)
+        .map_err(StoreError::from)?
+        .into_iter()
+        .map(Group::try_from)
+        .collect::<Result<Vec<_>, _>>()?)
 }

@@ -178,7 +178,7 @@ impl TestApp {
                     op: &op,
                     authority: &service::authz::Authority::Operator,
                 };
-                service::directories::create(c, &acting, name)
+                service::directories::create(c, &acting, name, None)
             })
             .unwrap();
         (

@@ -62,7 +62,14 @@ fn template_name() -> &'static str {
 fn ensure_template() -> &'static str {
     static READY: OnceLock<()> = OnceLock::new();
     let name = template_name();
-    READY.get_or_init(|| {
+    READY.get_or_init(|| build_template(name));
+    name
+}
+
+/// Build the template `name` unless it exists (another run with other
+/// migrations may have dropped it as stale: then it is built again).
+fn build_template(name: &str) {
+    {
         let mut conn = admin_conn();
         diesel::sql_query("SELECT pg_advisory_lock(7319001)")
             .execute(&mut conn)
@@ -109,13 +116,13 @@ fn ensure_template() -> &'static str {
         .load::<Name>(&mut conn)
         .unwrap_or_default();
         for old in stale {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {}", old.datname)).execute(&mut conn);
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {}", old.datname))
+                .execute(&mut conn);
         }
         diesel::sql_query("SELECT pg_advisory_unlock(7319001)")
             .execute(&mut conn)
             .unwrap();
-    });
-    name
+    }
 }
 
 /// The configuration of a test: defaults, this database, a free port, two workers.
@@ -168,7 +175,9 @@ impl TestDb {
                 Ok(_) => break,
                 Err(e) if attempt < 20 => {
                     attempt += 1;
-                    let _ = e;
+                    if e.to_string().contains("does not exist") {
+                        build_template(template);
+                    }
                     std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
                 }
                 Err(e) => panic!("cannot create test database from {template}: {e}"),

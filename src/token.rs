@@ -5,6 +5,11 @@
 //! compared in constant time. A prefix per kind (`rk` admin API keys, `rs`
 //! SCIM tokens) lets secret scanners recognise leaked tokens.
 
+/// Prefix of admin API keys.
+pub const API_KEY_PREFIX: &str = "rk";
+/// Prefix of SCIM directory tokens.
+pub const SCIM_TOKEN_PREFIX: &str = "rs";
+
 use rand::RngCore;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};

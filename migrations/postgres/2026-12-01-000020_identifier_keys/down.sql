@@ -1,0 +1,2 @@
+DROP TABLE user_key_collisions;
+DROP TABLE identifier_key_state;
