@@ -85,7 +85,7 @@ impl SqliteWriter {
             commits: commits.clone(),
         };
         std::thread::Builder::new()
-            .name("rollcall-sqlite-writer".into())
+            .name("sqlite-writer".into())
             .spawn(move || writer.serve(rx))
             .map_err(|e| StoreError::Internal(format!("cannot start the SQLite writer: {e}")))?;
         Ok(SqliteWriter {
@@ -166,7 +166,7 @@ impl SqliteWriter {
         let mut conn = (self.open)()?;
         let commits = Arc::downgrade(&self.commits);
         std::thread::Builder::new()
-            .name("rollcall-sqlite-checkpoint".into())
+            .name("sqlite-checkpoint".into())
             .spawn(move || {
                 let mut seen = 0;
                 // Ends when the writer (the only other owner of `commits`) is gone.
