@@ -697,7 +697,8 @@ async fn bulk_endpoint(
     let max_ops = state.settings.scim.bulk_max_operations;
     let out = state
         .store
-        .read(move |c| bulk::run(c, &access.scope(), &body, max_ops))
+        // Each operation commits by itself (RFC 7644 §3.7).
+        .run(move |c| bulk::run(c, &access.scope(), &body, max_ops))
         .await?;
     Ok(scim_json(StatusCode::OK, &out))
 }

@@ -490,11 +490,6 @@ pub fn find_by_name_or_email(
     user_name_lower: &str,
     email_lower: Option<&str>,
 ) -> Result<Vec<User>, StoreError> {
-    let mut query = users::table
-        .filter(users::org_id.eq(org.as_str()))
-        .filter(live())
-        .select(UserRow::as_select())
-        .into_boxed();
     // userName is often the email address: compare each with both columns.
     let mut keys = vec![user_name_lower.to_owned()];
     if let Some(e) = email_lower
@@ -502,12 +497,28 @@ pub fn find_by_name_or_email(
     {
         keys.push(e.to_owned());
     }
-    query = query.filter(
-        users::user_name_lower
-            .eq_any(keys.clone())
-            .or(users::email_lower.eq_any(keys)),
-    );
-    query.load(conn)?.into_iter().map(User::try_from).collect()
+    // Two lookups, one per partial unique index: with `a OR b` SQLite uses
+    // the index on `org_id` alone and reads every user of the org (a create
+    // then costs time linear in the org's size).
+    let mut rows: Vec<UserRow> = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(live())
+        .filter(users::user_name_lower.eq_any(keys.clone()))
+        .select(UserRow::as_select())
+        .load(conn)?;
+    let by_email: Vec<UserRow> = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(live())
+        .filter(users::email_lower.is_not_null())
+        .filter(users::email_lower.eq_any(keys))
+        .select(UserRow::as_select())
+        .load(conn)?;
+    for row in by_email {
+        if !rows.iter().any(|r| r.id == row.id) {
+            rows.push(row);
+        }
+    }
+    rows.into_iter().map(User::try_from).collect()
 }
 
 /// A live user owned by the directory.

@@ -19,3 +19,4 @@ mod scim_replay;
 mod seed_rules;
 mod shutdown;
 mod store_conformance;
+mod store_resilience;

@@ -311,7 +311,7 @@ pub struct SetWorkspaces {
 }
 
 /// A scope: nothing (the org), a `workspace`, or a `resource_type` with a `resource_id`.
-#[derive(Deserialize, ToSchema, Default)]
+#[derive(Deserialize, ToSchema, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeBody {
     pub workspace: Option<String>,
