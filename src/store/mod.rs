@@ -477,7 +477,7 @@ impl Store {
     /// `service::scim::create_user`), on a connection that may write: the
     /// writer on SQLite. After a broken connection it runs again only if
     /// nothing it sent could have committed; otherwise `Unavailable`.
-    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    pub async fn write_committing_itself<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Clone + Send + 'static,
         T: Send + 'static,
@@ -505,7 +505,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
-        self.run(move |c| write_tx(c, f)).await
+        self.write_committing_itself(move |c| write_tx(c, f)).await
     }
 
     /// [`Store::read`] for synchronous callers (the CLI). One attempt: a
@@ -523,9 +523,9 @@ impl Store {
         }
     }
 
-    /// [`Store::run`] for synchronous callers (tests, the CLI): `f` writes and
+    /// [`Store::write_committing_itself`] for synchronous callers (tests, the CLI): `f` writes and
     /// commits by itself; on SQLite it takes its turn on the writer. One attempt.
-    pub fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    pub fn write_committing_itself_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<StoreError>,

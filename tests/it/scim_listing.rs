@@ -465,7 +465,7 @@ pub(crate) mod differential {
             ]);
             // create_user commits by itself: a write (the writer on SQLite).
             self.store
-                .run_blocking(|c| ops::create_user(c, &self.scope(), body))
+                .write_committing_itself_blocking(|c| ops::create_user(c, &self.scope(), body))
                 .map(|r| r.body["id"].as_str().unwrap().to_owned())
                 .map_err(|e| format!("{e:?}"))
         }
