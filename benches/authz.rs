@@ -68,7 +68,7 @@ fn workflow() -> Scenario {
     let on = |permission: &str, id: &str| Query::of(permission).on(resource_type("workflow"), id);
     let queries = vec![
         on("statuspage.interact", "102"),
-        on("timeline.edit", "101"),
+        on("timeline.create", "101"),
         on("severity.modify", "104").with_relation("declaring"),
         on("workflow.view", "109"),
         on("roles.assign", "101"),

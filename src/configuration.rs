@@ -333,10 +333,6 @@ impl DatabaseUrl {
             },
         }
     }
-
-    pub fn is_sqlite(&self) -> bool {
-        matches!(self, DatabaseUrl::Sqlite(_))
-    }
 }
 
 impl fmt::Debug for DatabaseUrl {

@@ -614,6 +614,17 @@ mod scim_tests {
     }
 
     #[test]
+    fn an_unavailable_database_is_503_with_retry_after_on_both_interfaces() {
+        let lost = || StoreError::Unavailable("terminating connection".into());
+        let scim = ScimApiError::from(lost()).error_response();
+        assert_eq!(scim.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(scim.headers().get("retry-after").unwrap(), "1");
+        let api = AppError::from(lost()).error_response();
+        assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(api.headers().get("retry-after").unwrap(), "1");
+    }
+
+    #[test]
     fn last_owner_becomes_mutability() {
         let e: ScimApiError = AppError::Conflict {
             code: "last_owner",

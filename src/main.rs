@@ -250,6 +250,32 @@ enum RoleCmd {
         org: OrgArg,
         role: String,
     },
+    /// Create a custom role (profile) by name; its key is derived from the
+    /// name unless `--key` is given. Prints the key.
+    Create {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Display name (required).
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// Machine key ([a-z0-9_]+) instead of the derived one.
+        #[arg(long)]
+        key: Option<String>,
+        /// Start from this role's grants and settings.
+        #[arg(long)]
+        clone_from: Option<String>,
+    },
+    /// List the users holding a role (at any scope, directly or through a group).
+    Users {
+        #[command(flatten)]
+        org: OrgArg,
+        role: String,
+        /// Case-insensitive substring of userName, email or display name.
+        #[arg(long)]
+        search: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -747,6 +773,74 @@ fn role(store: &Store, cmd: RoleCmd) -> anyhow::Result<()> {
                 Ok(service::roles::role_view(r, &op.policy))
             })?;
             println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        RoleCmd::Create {
+            org,
+            name,
+            description,
+            key,
+            clone_from,
+        } => {
+            let view = store.write_blocking(|c| -> Result<_, AppError> {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::roles::create_role(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    service::roles::RoleInput {
+                        key,
+                        name: Some(name),
+                        description,
+                        clone_from,
+                        ..Default::default()
+                    },
+                )
+            })?;
+            println!("{}", view["key"].as_str().unwrap_or_default());
+        }
+        RoleCmd::Users { org, role, search } => {
+            let ctx = ctx();
+            let mut cursor = None;
+            loop {
+                let (page, lines) = store.read_blocking(|c| -> Result<_, AppError> {
+                    let org = service::orgs::resolve(c, &org.org)?;
+                    let op = OrgPolicy::load(c, &org)?;
+                    let page = service::lists::role_holders(
+                        c,
+                        &operator(&ctx, &org, &op),
+                        &role,
+                        service::lists::HolderPaging {
+                            search: search.clone(),
+                            status: None,
+                            cursor: cursor.clone(),
+                            limit: 200,
+                        },
+                    )?;
+                    let lines: Vec<String> = page
+                        .items
+                        .iter()
+                        .map(|h| {
+                            let scopes: Vec<String> =
+                                h.bindings.iter().map(|b| b.scope.to_string()).collect();
+                            format!(
+                                "{}\t{}\t{}\t{}",
+                                h.user.id,
+                                h.user.user_name,
+                                h.user.status,
+                                scopes.join(", ")
+                            )
+                        })
+                        .collect();
+                    Ok((page.next_cursor, lines))
+                })?;
+                for line in lines {
+                    println!("{line}");
+                }
+                match page {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
         }
     }
     Ok(())

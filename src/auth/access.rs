@@ -17,6 +17,7 @@ use crate::service::authz::{Authority, OrgPolicy};
 use crate::state::AppState;
 use crate::store::orgs::Org;
 
+/// Clone: store operations may run twice (after a broken connection).
 #[derive(Clone)]
 pub struct OrgAccess {
     pub org: Org,

@@ -129,7 +129,8 @@ async fn authenticate(
             let now = crate::store::now();
             let found = state
                 .store
-                .read(move |c| match crate::store::api_keys::get(c, &kid) {
+                // Records the key's last use: a write.
+                .write(move |c| match crate::store::api_keys::get(c, &kid) {
                     Ok(k) => {
                         crate::store::api_keys::touch(c, &kid, now)?;
                         Ok(Some(k))

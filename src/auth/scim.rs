@@ -22,6 +22,8 @@ use crate::store::orgs::Org;
 use crate::store::scim::ScimToken;
 use crate::token;
 
+/// Clone: store operations may run twice (after a broken connection).
+#[derive(Clone)]
 pub struct DirectoryAccess {
     pub directory: Directory,
     pub org: Org,
@@ -84,9 +86,11 @@ async fn resolve(
             let now = crate::store::now();
             let tid = token_id.clone();
             let did = dir_id.clone();
+            // A write (the token's last use is recorded): on SQLite it
+            // belongs to the writer.
             let found = state
                 .store
-                .read(move |c| -> Result<_, ScimApiError> {
+                .write(move |c| -> Result<_, ScimApiError> {
                     let tok = match t {
                         Some(t) => Some(t),
                         None => match crate::store::scim::get_token(c, &tid) {

@@ -412,7 +412,7 @@ async fn create_user(
     // create_user runs its own transaction (one statement on PostgreSQL).
     let r = state
         .store
-        .run(move |c| ops::create_user(c, &access.scope(), body))
+        .write_committing_itself(move |c| ops::create_user(c, &access.scope(), body))
         .await;
     let r = record_refusal(&state, refusal, r).await?;
     Ok(resource_response(
@@ -697,7 +697,8 @@ async fn bulk_endpoint(
     let max_ops = state.settings.scim.bulk_max_operations;
     let out = state
         .store
-        .read(move |c| bulk::run(c, &access.scope(), &body, max_ops))
+        // Each operation commits by itself (RFC 7644 §3.7).
+        .write_committing_itself(move |c| bulk::run(c, &access.scope(), &body, max_ops))
         .await?;
     Ok(scim_json(StatusCode::OK, &out))
 }

@@ -592,6 +592,8 @@ pub struct CheckInput {
     pub workspace: Option<String>,
     pub resource: Option<(String, String, Option<String>)>,
     pub relations: Vec<String>,
+    /// The role being assigned (key or id) and whether it is held now.
+    pub assignment: Option<(String, bool)>,
 }
 
 /// Build the engine's query from a client's names (workspace slugs or ids).
@@ -619,6 +621,13 @@ pub fn query_of(op: &OrgPolicy, input: &CheckInput) -> Result<authz::Query, AppE
         });
     }
     query.relations = input.relations.iter().cloned().collect();
+    query.assignment = input
+        .assignment
+        .as_ref()
+        .map(|(role, held)| authz::Assignment {
+            role: authz::RoleKey::new(role),
+            held: *held,
+        });
     Ok(query)
 }
 

@@ -281,6 +281,10 @@ pub fn check_error(e: authz::CheckError) -> AppError {
             code: "unknown_permission",
             message: format!("permission `{p}` is not in this organization's catalogue"),
         },
+        authz::CheckError::UnknownAssignedRole(r) => AppError::BadRequest {
+            code: "unknown_role",
+            message: format!("assignment: role `{r}` does not exist in this organization"),
+        },
         e @ (authz::CheckError::MissingResource { .. }
         | authz::CheckError::ResourceTypeMismatch { .. }
         | authz::CheckError::WorkspaceMismatch { .. }) => AppError::BadRequest {

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod authz;
 pub mod bulk;
 pub mod directories;
+pub mod lists;
 pub mod orgs;
 pub mod owners;
 pub mod role_sources;

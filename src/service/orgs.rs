@@ -53,6 +53,7 @@ pub fn create(conn: &mut DbConnection, ctx: &Ctx, input: NewOrg) -> Result<Org, 
             other => other.into(),
         })?;
     store::policy::seed(conn, &org.id, &preset, ctx.now)?;
+    store::preset_sync::mark_synced(conn, &org.id, &preset.name, ctx.now)?;
     settings.default_role = preset
         .roles
         .iter()

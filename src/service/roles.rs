@@ -155,14 +155,23 @@ fn may_define(
     }
 }
 
-/// What the API and audit show of a role: its settings and grant matrix.
+/// What the API and audit show of a role: its settings, grant matrix and
+/// the permission sets attached to it, each with its application and the
+/// permissions it holds (seed 002: "you can also see all the Permission
+/// Sets that are attached to that Role, and the permissions that
+/// correspond to each Permission Set").
 pub fn role_view(role: &Role, policy: &Policy) -> Value {
     let sets: Vec<Value> = role
         .permission_sets
         .iter()
-        .map(|s| {
-            let name = policy.set(s.as_str()).map(|x| x.name.clone());
-            serde_json::json!({"id": s, "name": name})
+        .map(|s| match policy.set(s.as_str()) {
+            Some(set) => serde_json::json!({
+                "id": s,
+                "name": set.name,
+                "application": set.application,
+                "permissions": set.permissions,
+            }),
+            None => serde_json::json!({"id": s, "name": null}),
         })
         .collect();
     serde_json::json!({
@@ -195,14 +204,38 @@ pub fn create_role(
     a.require(gate::ROLES_MANAGE)?;
     let (ctx, org, authority) = (a.ctx, a.org, a.authority);
     let mut records = store::policy::load(conn, &org.id)?;
-    let key = input
-        .key
-        .clone()
-        .ok_or_else(|| AppError::bad_request("a role needs a `key` ([a-z0-9_]+)"))?;
-    if records.roles.iter().any(|r| r.key.as_str() == key) {
+    // Seed 001: "Permission profile name (required) … description
+    // (optional)". The key is derived from the name unless one is given.
+    let (key, derived) = match (&input.key, &input.name) {
+        (Some(key), _) => (key.clone(), false),
+        (None, Some(name)) => {
+            let name = crate::domain::Label::parse("name", name)?;
+            let key = authz::key_from_name(name.as_str()).ok_or_else(|| {
+                AppError::bad_request(format!(
+                    "no key can be derived from the name {:?} (it needs ASCII letters or digits); give a `key` ([a-z0-9_]+)",
+                    name.as_str()
+                ))
+            })?;
+            (key.as_str().to_owned(), true)
+        }
+        (None, None) => {
+            return Err(AppError::bad_request(
+                "a role needs a `name` (its key is derived from it) or a `key` ([a-z0-9_]+)",
+            ));
+        }
+    };
+    if let Some(existing) = records.roles.iter().find(|r| r.key.as_str() == key) {
+        let hint = if derived {
+            "; choose another name or give a `key`"
+        } else {
+            ""
+        };
         return Err(AppError::Conflict {
             code: "already_exists",
-            message: format!("role `{key}` already exists"),
+            message: format!(
+                "role `{key}` already exists: {:?} (id {}){hint}",
+                existing.name, existing.id
+            ),
         });
     }
     let id = RoleId::new(uuid::Uuid::now_v7().to_string());

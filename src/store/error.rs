@@ -88,9 +88,30 @@ impl From<DieselError> for StoreError {
                     ),
                     DatabaseErrorKind::ForeignKeyViolation => StoreError::ForeignKey(message),
                     DatabaseErrorKind::SerializationFailure => StoreError::Busy(message),
+                    // The server went away (restart, pg_terminate_backend): a
+                    // database that is unavailable, not a failure of ours.
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand => StoreError::Unavailable(message),
+                    _ if is_connection_lost(&message) => StoreError::Unavailable(message),
+                    _ if is_sqlite_locked(&message) => StoreError::Busy(format!(
+                        "{message}: another process (a running `rollcall serve` beside the CLI, \
+                         or the reverse) held the SQLite file's write lock for more than {} s; \
+                         retry when it is idle",
+                        super::SQLITE_BUSY_TIMEOUT.as_secs()
+                    )),
                     _ if is_busy(&message) => StoreError::Busy(message),
                     _ => StoreError::Database(message),
                 }
+            }
+            // COMMIT failed and so did the rollback after it: what counts is
+            // why the commit failed (a lost connection is Unavailable).
+            DieselError::RollbackErrorOnCommit { commit_error, .. } => {
+                StoreError::from(*commit_error)
+            }
+            // The connection's transaction state is lost, mostly with the
+            // connection itself; the pool discards such a connection.
+            DieselError::BrokenTransactionManager => {
+                StoreError::Unavailable("the database connection is in a broken state".to_owned())
             }
             DieselError::SerializationError(e) | DieselError::DeserializationError(e) => {
                 StoreError::Corrupt(e.to_string())
@@ -98,6 +119,28 @@ impl From<DieselError> for StoreError {
             other => StoreError::Database(other.to_string()),
         }
     }
+}
+
+/// SQLite's answer when `busy_timeout` ran out waiting for another
+/// connection's write lock. Within the gateway every write goes through one
+/// connection, so this comes from another process.
+fn is_sqlite_locked(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("database is locked")
+}
+
+/// libpq's and PostgreSQL's texts for a connection that is gone. (diesel
+/// usually reports these as `ClosedConnection`; the texts cover the rest.)
+fn is_connection_lost(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("terminating connection")
+        || m.contains("server closed the connection unexpectedly")
+        || m.contains("no connection to the server")
+        || m.contains("connection to server was lost")
+        || m.contains("could not receive data from server")
+        || m.contains("could not send data to server")
+        || m.contains("the database system is shutting down")
+        || m.contains("the database system is starting up")
+        || m.contains("the database system is in recovery mode")
 }
 
 fn is_busy(message: &str) -> bool {
@@ -117,6 +160,46 @@ impl From<serde_json::Error> for StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_not_a_database_failure() {
+        for (kind, message) in [
+            (DatabaseErrorKind::ClosedConnection, "whatever libpq said"),
+            (
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "server closed the connection unexpectedly\n\tThis probably means…",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "the database system is shutting down",
+            ),
+        ] {
+            let e = StoreError::from(db_error(kind, message));
+            assert!(matches!(e, StoreError::Unavailable(_)), "{message}: {e:?}");
+        }
+        let e = StoreError::from(db_error(
+            DatabaseErrorKind::Unknown,
+            "syntax error at or near",
+        ));
+        assert!(matches!(e, StoreError::Database(_)), "{e:?}");
+    }
+
+    #[test]
+    fn a_locked_sqlite_file_says_who_holds_it() {
+        let e = StoreError::from(db_error(DatabaseErrorKind::Unknown, "database is locked"));
+        let StoreError::Busy(m) = e else {
+            panic!("not Busy: {e:?}")
+        };
+        assert!(m.contains("another process"), "{m}");
+    }
 
     #[test]
     fn classifies_both_backends_messages() {

@@ -348,3 +348,12 @@ diesel::table! {
         comparison_key -> Text,
     }
 }
+
+diesel::table! {
+    org_preset_sync (org_id) {
+        org_id -> Text,
+        preset -> Text,
+        fingerprint -> Text,
+        synced_at -> Timestamp,
+    }
+}

@@ -339,13 +339,11 @@ pub fn like_escape(s: &str) -> String {
     out
 }
 
-/// Users of the org in creation order, after the cursor.
-pub fn list(conn: &mut DbConnection, org: &OrgId, q: &UserQuery) -> Result<Vec<User>, StoreError> {
+/// The users of the org the listing's filters (status, search, cursor)
+/// select, unordered and unpaged.
+fn filtered<'a>(org: &'a OrgId, q: &'a UserQuery) -> users::BoxedQuery<'a, super::MultiBackend> {
     let mut query = users::table
         .filter(users::org_id.eq(org.as_str()))
-        .select(UserRow::as_select())
-        .order((users::created_at, users::id))
-        .limit(q.limit)
         .into_boxed();
     if let Some(status) = q.status {
         query = query.filter(users::status.eq(status.as_str()));
@@ -370,7 +368,82 @@ pub fn list(conn: &mut DbConnection, org: &OrgId, q: &UserQuery) -> Result<Vec<U
                 .and(users::id.gt(after.id.clone()))),
         );
     }
-    query.load(conn)?.into_iter().map(User::try_from).collect()
+    query
+}
+
+/// Users of the org in creation order, after the cursor.
+pub fn list(conn: &mut DbConnection, org: &OrgId, q: &UserQuery) -> Result<Vec<User>, StoreError> {
+    filtered(org, q)
+        .select(UserRow::as_select())
+        .order((users::created_at, users::id))
+        .limit(q.limit)
+        .load(conn)?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
+}
+
+/// Which bindings make a user a holder (see [`holding`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Held<'a> {
+    /// Role ids; a binding to any of them counts.
+    pub roles: &'a [&'a str],
+    /// Only bindings on this workspace (workspace-scoped) count; `None`:
+    /// bindings at any scope.
+    pub workspace: Option<&'a str>,
+}
+
+/// Users of the org holding a binding `held` describes — their own or one
+/// of their groups' — filtered and paged like [`list`].
+pub fn holding(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    held: Held<'_>,
+    q: &UserQuery,
+) -> Result<Vec<User>, StoreError> {
+    use super::schema::{bindings, group_members};
+    // A bound flag rather than a boxed subquery: the multi-backend cannot
+    // box a subquery, and this keeps one statement for both cases.
+    let any_scope = held.workspace.is_none();
+    let workspace = held.workspace.unwrap_or_default();
+    let bound = || {
+        bindings::table
+            .filter(bindings::org_id.eq(org.as_str()))
+            .filter(bindings::role_id.eq_any(held.roles))
+            .filter(
+                any_scope
+                    .into_sql::<diesel::sql_types::Bool>()
+                    .or(bindings::scope_kind
+                        .eq("workspace")
+                        .and(bindings::workspace_id.eq(workspace))),
+            )
+    };
+    let direct = bound()
+        .filter(bindings::user_id.is_not_null())
+        .select(bindings::user_id);
+    let through_groups = group_members::table
+        .filter(
+            group_members::group_id.nullable().eq_any(
+                bound()
+                    .filter(bindings::group_id.is_not_null())
+                    .select(bindings::group_id),
+            ),
+        )
+        .select(group_members::user_id);
+    filtered(org, q)
+        .filter(
+            users::id
+                .nullable()
+                .eq_any(direct)
+                .or(users::id.eq_any(through_groups)),
+        )
+        .select(UserRow::as_select())
+        .order((users::created_at, users::id))
+        .limit(q.limit)
+        .load(conn)?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
 }
 
 /// Users of the org by id (any status), in no particular order.
@@ -417,11 +490,6 @@ pub fn find_by_name_or_email(
     user_name_lower: &str,
     email_lower: Option<&str>,
 ) -> Result<Vec<User>, StoreError> {
-    let mut query = users::table
-        .filter(users::org_id.eq(org.as_str()))
-        .filter(live())
-        .select(UserRow::as_select())
-        .into_boxed();
     // userName is often the email address: compare each with both columns.
     let mut keys = vec![user_name_lower.to_owned()];
     if let Some(e) = email_lower
@@ -429,12 +497,28 @@ pub fn find_by_name_or_email(
     {
         keys.push(e.to_owned());
     }
-    query = query.filter(
-        users::user_name_lower
-            .eq_any(keys.clone())
-            .or(users::email_lower.eq_any(keys)),
-    );
-    query.load(conn)?.into_iter().map(User::try_from).collect()
+    // Two lookups, one per partial unique index: with `a OR b` SQLite uses
+    // the index on `org_id` alone and reads every user of the org (a create
+    // then costs time linear in the org's size).
+    let mut rows: Vec<UserRow> = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(live())
+        .filter(users::user_name_lower.eq_any(keys.clone()))
+        .select(UserRow::as_select())
+        .load(conn)?;
+    let by_email: Vec<UserRow> = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(live())
+        .filter(users::email_lower.is_not_null())
+        .filter(users::email_lower.eq_any(keys))
+        .select(UserRow::as_select())
+        .load(conn)?;
+    for row in by_email {
+        if !rows.iter().any(|r| r.id == row.id) {
+            rows.push(row);
+        }
+    }
+    rows.into_iter().map(User::try_from).collect()
 }
 
 /// A live user owned by the directory.

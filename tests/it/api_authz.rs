@@ -582,7 +582,7 @@ async fn workflow_roles_preset_rules(backend: Backend) {
         .await
     );
     // Assigning oneself an available role is always allowed; others need roles.assign.
-    assert!(allowed(&app, &key, "ops", json!({"user": resp, "permission": "roles.assign", "resource": wf("7"), "relations": ["self"]})).await);
+    assert!(allowed(&app, &key, "ops", json!({"user": resp, "permission": "roles.assign", "resource": wf("7"), "relations": ["self"], "assignment": {"role": "responder"}})).await);
     assert!(
         !allowed(
             &app,
@@ -609,7 +609,7 @@ async fn workflow_roles_preset_rules(backend: Backend) {
             &app,
             &key,
             "ops",
-            json!({"user": admin, "permission": "timeline.edit", "resource": wf("99")})
+            json!({"user": admin, "permission": "timeline.create", "resource": wf("99")})
         )
         .await
     );

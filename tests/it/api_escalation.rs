@@ -563,6 +563,7 @@ impl Fixture {
             "id" => self.user.clone(),
             "workspace" => "ws".into(),
             "role" => "member".into(),
+            "list" => "manager".into(),
             "set" => self.set.clone(),
             "binding" => self.binding.clone(),
             "override" => self.override_id.clone(),

@@ -509,8 +509,9 @@ pub(crate) mod differential {
                 "urn:ietf:params:scim:schemas:core:2.0:User",
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
             ]);
+            // create_user commits by itself: a write (the writer on SQLite).
             self.store
-                .read_blocking(|c| ops::create_user(c, &self.scope(), body))
+                .write_committing_itself_blocking(|c| ops::create_user(c, &self.scope(), body))
                 .map(|r| r.body["id"].as_str().unwrap().to_owned())
                 .map_err(|e| format!("{e:?}"))
         }

@@ -101,7 +101,7 @@ pub enum Lifts {
 ///
 /// Text/serde form (externally tagged): `"granted"`, `{ grant = "key" }`,
 /// `{ relation = "author" }`, `{ any_relation = ["a", "b"] }`,
-/// `{ all = [..] }`, `{ any = [..] }`.
+/// `"role_available"`, `{ all = [..] }`, `{ any = [..] }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
@@ -115,6 +115,11 @@ pub enum Rule {
     Relation(String),
     /// The caller holds at least one of these relations.
     AnyRelation(Vec<String>),
+    /// The role the query is about ([`Query::assignment`](super::Query))
+    /// is available: it is not single-holder, or nobody holds it now (seed
+    /// 000 "assigning oneself a role … if it is available"). A query that
+    /// names no role does not satisfy it.
+    RoleAvailable,
     /// Every sub-rule holds.
     All(Vec<Rule>),
     /// At least one sub-rule holds.
@@ -129,7 +134,7 @@ impl Rule {
             Self::All(rules) | Self::Any(rules) => {
                 rules.iter().for_each(|rule| rule.for_each_grant(f));
             }
-            Self::Granted | Self::Relation(_) | Self::AnyRelation(_) => {}
+            Self::Granted | Self::Relation(_) | Self::AnyRelation(_) | Self::RoleAvailable => {}
         }
     }
 
@@ -138,7 +143,9 @@ impl Rule {
         match self {
             Self::Granted => true,
             Self::All(rules) | Self::Any(rules) => rules.iter().any(Rule::uses_granted),
-            Self::Grant(_) | Self::Relation(_) | Self::AnyRelation(_) => false,
+            Self::Grant(_) | Self::Relation(_) | Self::AnyRelation(_) | Self::RoleAvailable => {
+                false
+            }
         }
     }
 }
@@ -156,6 +163,7 @@ impl fmt::Display for Rule {
         }
         match self {
             Self::Granted => f.write_str("granted"),
+            Self::RoleAvailable => f.write_str("role_available"),
             Self::Grant(key) => write!(f, "grant({key})"),
             Self::Relation(name) => write!(f, "relation({name})"),
             Self::AnyRelation(names) => {
@@ -200,6 +208,14 @@ pub enum PermissionKind {
         /// relation (seed 001 "manage an incident if invited": `invited`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         relation: Option<String>,
+        /// The override lifts only where it is held through a binding (or an
+        /// individual allow) at exactly the query's resource — seed 000's
+        /// "no restrictions" comes only from a workflow role bound to that
+        /// workflow. Held at a wider scope (an org-level role), it lifts
+        /// nothing and a check of it is denied; it then only counts for
+        /// the granting limits, as the right to hand the override out.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        bound_only: bool,
     },
     /// Decided by a [`Rule`].
     Derived { rule: Rule },

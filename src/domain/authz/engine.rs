@@ -9,9 +9,26 @@
 //! 1. **Status** — anything but `active` denies, whatever else holds.
 //!    Then **workspace visibility** when the query names a workspace (directly
 //!    or through its resource): a hidden workspace denies.
-//! 2. **Individual deny** on the permission, in a scope covering the query.
-//! 3. **Scoped overrides** held in a scope covering the query.
-//! 4. **Individual allow**.
+//! 2. **Individual deny at org scope** — the user's own deny of an
+//!    org-level permission (catalogue scope `org`, not a module policy),
+//!    scoped to the org (seed 001 "additional policies", organization-level
+//!    Deny). Nothing lifts it: no override, no role, no allow. It also stops
+//!    a module-policy override from lifting a module whose use-default
+//!    falls through to that permission.
+//! 3. **Scoped overrides** held in a scope covering the query. Seed 000's
+//!    "no restrictions" (`lifts = "all"`) lifts every restriction on the
+//!    permissions of its own scope, within the resource it is bound to;
+//!    seed 001's "manage any incident" (`lifts = "module_policies"`) lifts
+//!    module-level policies — the role's and the user's individual ones
+//!    alike — and "manage an incident if invited" does so only where the
+//!    caller holds the `invited` relation. An override held through a
+//!    binding whose role denies the module's org-level default (or through
+//!    an individual org-scope deny of it) does not lift that module: the
+//!    reason is a note naming the blocking deny.
+//! 4. **Other individual denies** — module-level, or scoped to a workspace
+//!    or a resource — unless an override of step 3 covers them (the
+//!    decision then carries a note naming the deny that yielded); then
+//!    **individual allows**.
 //! 5. **Role and permission-set grants** of every binding covering the query:
 //!    a deny beats an allow; a module policy left at use-default falls
 //!    through to the org-level answer for its `default_from`: the user's
@@ -22,16 +39,16 @@
 //!    scope the query is evaluated in.
 //! 7. Otherwise deny.
 //!
-//! ## The override / individual-deny tension
+//! ## Individual denies and overrides (seed 001)
 //!
-//! SPEC lists overrides (2) before individual denies (3), yet an individual
-//! deny must beat every role allow — and an override is a role allow. We
-//! resolve it by checking the individual deny *first*: an override lifts
-//! *role-level* restrictions (role denies, module policies, missing grants),
-//! never a per-user decision an admin took about that user. An individual
-//! deny on the override permission itself also stops the override. Apart
-//! from that one swap the SPEC order stands (overrides still decide before
-//! individual allows and roles).
+//! "Module level permissions do not apply to users who have a Manage any
+//! incident or Manage an incident if invited permissions": that covers the
+//! user's individual module-level policies as much as the role's, so an
+//! individual module-level deny (or any individual deny scoped to a
+//! workspace or resource) yields to an override that covers it. What an
+//! admin denies a user at organisation level still wins over everything,
+//! overrides included. An individual deny of the override permission itself
+//! switches the override off (the override is then not held).
 //!
 //! ## Scopes
 //!
@@ -55,7 +72,7 @@ use thiserror::Error;
 use super::catalogue::{Lifts, ScopeKind};
 use super::ids::{BindingId, OverrideId, PermissionKey, ResourceType, RoleKey, SetId, WorkspaceId};
 use super::policy::{APPLICATION, CompiledKind, CompiledRule, PermIdx, Policy};
-use super::role::{Grant, VisibilityMode};
+use super::role::{Grant, Role, VisibilityMode};
 use super::subject::{
     Binding, BindingScope, IndividualOverride, Principal, Query, ResourceRef, Subject, UserStatus,
     WorkspaceList,
@@ -177,6 +194,8 @@ pub enum CheckError {
         binding: BindingId,
         role: super::ids::RoleId,
     },
+    #[error("the query assigns role {0}, which does not exist")]
+    UnknownAssignedRole(RoleKey),
     #[error("the user is in permission set {0}, which does not exist")]
     UnknownSet(SetId),
     #[error("individual override {individual} names permission {permission}, which does not exist")]
@@ -198,10 +217,21 @@ pub fn check(policy: &Policy, subject: &Subject, query: &Query) -> Result<Decisi
         .index_of(query.permission.as_str())
         .ok_or_else(|| CheckError::UnknownPermission(query.permission.clone()))?;
     let (workspace, resource) = query_context(policy, p, query)?;
+    let assigned = match &query.assignment {
+        Some(a) => Some((
+            policy
+                .role_by_key(a.role.as_str())
+                .or_else(|| policy.role(a.role.as_str()))
+                .ok_or_else(|| CheckError::UnknownAssignedRole(a.role.clone()))?,
+            a.held,
+        )),
+        None => None,
+    };
     if subject.status != UserStatus::Active {
         return Ok(status_denial(subject.status));
     }
-    let ctx = Ctx::resolve(policy, subject, &query.relations, workspace, resource)?;
+    let mut ctx = Ctx::resolve(policy, subject, &query.relations, workspace, resource)?;
+    ctx.assigned = assigned;
     Ok(ctx.decide(p))
 }
 
@@ -349,7 +379,8 @@ pub(crate) fn holds_at(
             (None, Some(&resource))
         }
     };
-    let ctx = Ctx::resolve(policy, subject, &NO_RELATIONS, workspace, resource)?;
+    let mut ctx = Ctx::resolve(policy, subject, &NO_RELATIONS, workspace, resource)?;
+    ctx.granting = true;
     Ok(ctx.decide(idx))
 }
 
@@ -530,6 +561,10 @@ struct Ctx<'a> {
     overrides: Vec<(PermIdx, &'a IndividualOverride)>,
     sets: Vec<u32>,
     relations: &'a BTreeSet<String>,
+    /// Evaluating for the granting limits ("may they hand this out?").
+    granting: bool,
+    /// The role the query assigns and whether it is held now.
+    assigned: Option<(&'a Role, bool)>,
     workspace: Option<&'a WorkspaceId>,
     resource: Option<&'a ResourceRef>,
 }
@@ -578,6 +613,8 @@ impl<'a> Ctx<'a> {
             overrides,
             sets,
             relations,
+            granting: false,
+            assigned: None,
             workspace,
             resource,
         })
@@ -738,12 +775,61 @@ impl<'a> Ctx<'a> {
 
     /// Steps 2–7 for permission `p` at `at`; appends the deciding reasons.
     fn eval(&self, p: PermIdx, at: At<'a>, out: &mut Vec<Reason>) -> bool {
+        // Step 2: an individual deny at org scope on an org-level permission.
+        if let Some(individual) = self.org_scope_deny(p) {
+            let mut reason = self.reason(p, at, Source::Individual(individual), Grant::Deny);
+            reason.message.push_str(
+                " (an individual deny at org scope on an org-level permission: no override lifts it)",
+            );
+            out.push(reason);
+            return false;
+        }
+        // Step 3: an override covering `p` here.
+        if self.lifted_by_override(p, at, out) {
+            // Step 4 yields: name the individual deny the override set aside.
+            if let Some(individual) = self.individual(p, Grant::Deny, at) {
+                let mut reason = Reason::new(
+                    Step::IndividualDeny,
+                    Effect::Note,
+                    format!(
+                        "individual override {} denies {} in {}, but it is module-level or scoped to a workspace or resource, and the override above covers it",
+                        individual.id,
+                        self.key(p),
+                        individual.scope
+                    ),
+                )
+                .permission(self.key(p));
+                reason.individual = Some(individual.id.clone());
+                out.push(reason);
+            }
+            return true;
+        }
+        // Step 4: the other individual denies, then individual allows.
         if let Some(individual) = self.individual(p, Grant::Deny, at) {
             out.push(self.reason(p, at, Source::Individual(individual), Grant::Deny));
             return false;
         }
-        if self.lifted_by_override(p, at, out) {
-            return true;
+        if self.bound_only(p) {
+            return match self.holds(p, at) {
+                Some(source) => {
+                    out.push(self.reason(p, at, source, Grant::Allow));
+                    true
+                }
+                None => {
+                    out.push(
+                        Reason::new(
+                            Step::NoGrant,
+                            Effect::Deny,
+                            format!(
+                                "{} applies only through a binding on {at} itself, and none grants it (a grant at a wider scope only allows handing it out)",
+                                self.key(p)
+                            ),
+                        )
+                        .permission(self.key(p)),
+                    );
+                    false
+                }
+            };
         }
         if let Some(individual) = self.individual(p, Grant::Allow, at) {
             out.push(self.reason(p, at, Source::Individual(individual), Grant::Allow));
@@ -765,11 +851,29 @@ impl<'a> Ctx<'a> {
             .min_by(|a, b| (&a.id, &a.scope).cmp(&(&b.id, &b.scope)))
     }
 
+    /// Step 2: the user's individual deny of `p` that no override lifts —
+    /// `p` is an org-level permission (catalogue scope `org`, not a module
+    /// policy) and the deny is scoped to the org (lowest id when several).
+    fn org_scope_deny(&self, p: PermIdx) -> Option<&'a IndividualOverride> {
+        let perm = self.policy.perm(p);
+        if perm.def.scope != ScopeKind::Org || matches!(perm.kind, CompiledKind::Module { .. }) {
+            return None;
+        }
+        self.overrides
+            .iter()
+            .filter(|(q, o)| *q == p && o.grant == Grant::Deny && o.scope == BindingScope::Org)
+            .map(|(_, o)| *o)
+            .min_by(|a, b| a.id.cmp(&b.id))
+    }
+
     /// Step 3: is `p` lifted by an override held at `at`?
     fn lifted_by_override(&self, p: PermIdx, at: At<'a>, out: &mut Vec<Reason>) -> bool {
         let perm = self.policy.perm(p);
         for &o in &perm.lifted_by {
-            let CompiledKind::Override { lifts, relation } = &self.policy.perm(o).kind else {
+            let CompiledKind::Override {
+                lifts, relation, ..
+            } = &self.policy.perm(o).kind
+            else {
                 continue;
             };
             if let Some(relation) = relation
@@ -830,6 +934,24 @@ impl<'a> Ctx<'a> {
         if self.individual(o, Grant::Deny, at).is_some() {
             return None;
         }
+        if self.bound_only(o) {
+            // Only a binding or individual allow at exactly `at` gives it.
+            if let Some(individual) = self
+                .overrides
+                .iter()
+                .filter(|(q, i)| *q == o && i.grant == Grant::Allow && at.is_exactly(&i.scope))
+                .map(|(_, i)| *i)
+                .min_by(|a, b| a.id.cmp(&b.id))
+            {
+                return Some(Source::Individual(individual));
+            }
+            let answer = self.role_answer_where(o, at, |b| at.is_exactly(&b.scope));
+            return if answer.deny.is_some() {
+                None
+            } else {
+                answer.allow
+            };
+        }
         if let Some(individual) = self.individual(o, Grant::Allow, at) {
             return Some(Source::Individual(individual));
         }
@@ -869,8 +991,31 @@ impl<'a> Ctx<'a> {
         found
     }
 
+    /// Whether `o` is a bound-only override evaluated for a check (for the
+    /// granting limits it counts wherever it is held).
+    fn bound_only(&self, o: PermIdx) -> bool {
+        !self.granting
+            && matches!(
+                self.policy.perm(o).kind,
+                CompiledKind::Override {
+                    bound_only: true,
+                    ..
+                }
+            )
+    }
+
     /// Step 5 for one permission: what roles and sets say.
     fn role_answer(&self, p: PermIdx, at: At<'a>) -> Answer<'a> {
+        self.role_answer_where(p, at, |_| true)
+    }
+
+    /// [`Self::role_answer`] over the bindings `keep` accepts.
+    fn role_answer_where(
+        &self,
+        p: PermIdx,
+        at: At<'a>,
+        keep: impl Fn(&Binding) -> bool,
+    ) -> Answer<'a> {
         let perm = self.policy.perm(p);
         let set_eligible = matches!(at, At::Resource(r) if r.resource_type.as_str() == APPLICATION)
             && matches!(&perm.def.scope, ScopeKind::Resource(kind) if kind.as_str() == APPLICATION);
@@ -886,7 +1031,7 @@ impl<'a> Ctx<'a> {
         };
         let mut answer = Answer::default();
         for &(role_idx, binding) in &self.bindings {
-            if !at.covered_by(&binding.scope) {
+            if !at.covered_by(&binding.scope) || !keep(binding) {
                 continue;
             }
             let role = &self.policy.roles[role_idx as usize];
@@ -1061,6 +1206,12 @@ impl<'a> Ctx<'a> {
         out.push(Reason::new(Step::Rule, effect, message).permission(self.key(p)));
         if holds {
             out.append(&mut trail);
+        } else if rule_reads_availability(rule) {
+            let message = match self.assigned {
+                None => "the check names no role being assigned (`assignment`), so the role's availability is unknown".to_owned(),
+                Some((role, held)) => availability(role, held).1,
+            };
+            out.push(Reason::new(Step::Rule, Effect::Note, message).permission(self.key(p)));
         }
         holds
     }
@@ -1073,6 +1224,18 @@ impl<'a> Ctx<'a> {
             CompiledRule::Grant(k) => self.keep_if(out, |tmp| self.eval(*k, self.at_for(*k), tmp)),
             CompiledRule::Relation(name) => self.relation(p, std::slice::from_ref(name), out),
             CompiledRule::AnyRelation(names) => self.relation(p, names, out),
+            CompiledRule::RoleAvailable => match self.assigned {
+                Some((role, held)) => {
+                    let (available, message) = availability(role, held);
+                    if available {
+                        out.push(
+                            Reason::new(Step::Rule, Effect::Allow, message).permission(self.key(p)),
+                        );
+                    }
+                    available
+                }
+                None => false,
+            },
             CompiledRule::All(rules) => {
                 self.keep_if(out, |tmp| rules.iter().all(|r| self.rule(p, r, at, tmp)))
             }
@@ -1204,6 +1367,40 @@ impl<'a> Ctx<'a> {
         let mut reason = Reason::new(step, effect, message).permission(key);
         self.tag(&mut reason, source);
         reason
+    }
+}
+
+/// Whether `role` is available to be taken, and why (seed 000).
+fn availability(role: &Role, held: bool) -> (bool, String) {
+    match (role.single_holder(), held) {
+        (false, _) => (
+            true,
+            format!("role {} is available: it is not single-holder", role.key),
+        ),
+        (true, false) => (
+            true,
+            format!(
+                "role {} is available: it is single-holder and nobody holds it now",
+                role.key
+            ),
+        ),
+        (true, true) => (
+            false,
+            format!(
+                "role {} is not available: it is single-holder and someone holds it now",
+                role.key
+            ),
+        ),
+    }
+}
+
+fn rule_reads_availability(rule: &CompiledRule) -> bool {
+    match rule {
+        CompiledRule::RoleAvailable => true,
+        CompiledRule::All(rules) | CompiledRule::Any(rules) => {
+            rules.iter().any(rule_reads_availability)
+        }
+        _ => false,
     }
 }
 

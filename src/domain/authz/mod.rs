@@ -17,6 +17,9 @@
 //!   the evaluation order and how the spec's open points were resolved.
 //! - [`grant`]: granting limits ("nobody grants what they do not
 //!   hold"), permission-set editing and attaching.
+//! - [`lists`]: what the admin lists show — permission sets found by name
+//!   or application among those the viewer may build (seed 002), and who is
+//!   on a workspace's RACI selection lists (seed 004).
 //! - [`sources`]: where a user's org-level role comes from
 //!   (admin, invite, SCIM groups and roles, SSO claims, default) and what an
 //!   SSO-default user's own workspace pick sets.
@@ -26,6 +29,7 @@ pub mod catalogue;
 pub mod engine;
 pub mod grant;
 pub mod ids;
+pub mod lists;
 pub mod policy;
 pub mod presets;
 pub mod role;
@@ -51,15 +55,22 @@ pub use ids::{
     BindingId, GroupId, KeyError, MappingId, OverrideId, PermissionKey, ResourceId, ResourceType,
     RoleId, RoleKey, SetId, UserId, WorkspaceId,
 };
+pub use lists::{
+    SELECTION_LISTS, SelectionList, SetSearch, builds_some_application, find_sets,
+    on_selection_list, role_on_list, roles_on_list,
+};
 pub use policy::{APPLICATION, Policy, PolicyError};
-pub use presets::{Preset, PresetError};
-pub use role::{Grant, OrgDefaults, PermissionSet, Role, VisibilityMode};
+pub use presets::{Preset, PresetChange, PresetError, plan_sync};
+pub use role::{
+    DERIVED_KEY_MAX, Grant, OrgDefaults, PermissionSet, Role, SINGLE_HOLDER, VisibilityMode,
+    key_from_name,
+};
 pub use sources::{
     CurrentBinding, GroupMapping, MappedBinding, MappingKind, Refusal, RoleResolution,
     RoleResolutionInput, RolesManagedBy, ScimRole, WorkspaceUpdate, check_admin_role_edit,
     resolve_org_role, workspace_pick,
 };
 pub use subject::{
-    Binding, BindingScope, BindingSource, IndividualOverride, Principal, Query, ResourceRef,
-    Subject, UserStatus, WorkspaceAccess, WorkspaceList,
+    Assignment, Binding, BindingScope, BindingSource, IndividualOverride, Principal, Query,
+    ResourceRef, Subject, UserStatus, WorkspaceAccess, WorkspaceList,
 };

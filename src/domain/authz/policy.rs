@@ -70,6 +70,12 @@ pub enum PolicyError {
         role: RoleKey,
         permission: PermissionKey,
     },
+    #[error("role {role}: attribute `{attribute}` must be {expected}")]
+    InvalidAttribute {
+        role: RoleKey,
+        attribute: &'static str,
+        expected: &'static str,
+    },
     #[error("role {role} attaches permission set {set}, which does not exist")]
     UnknownSet { role: RoleKey, set: SetId },
     #[error("permission set id {0} appears twice")]
@@ -90,6 +96,7 @@ pub(crate) enum CompiledRule {
     Grant(PermIdx),
     Relation(String),
     AnyRelation(Vec<String>),
+    RoleAvailable,
     All(Vec<CompiledRule>),
     Any(Vec<CompiledRule>),
 }
@@ -103,6 +110,7 @@ pub(crate) enum CompiledKind {
     Override {
         lifts: Lifts,
         relation: Option<String>,
+        bound_only: bool,
     },
     Derived {
         rule: CompiledRule,
@@ -176,13 +184,18 @@ impl Policy {
                     }
                     CompiledKind::Module { default_from: from }
                 }
-                PermissionKind::Override { lifts, relation } => {
+                PermissionKind::Override {
+                    lifts,
+                    relation,
+                    bound_only,
+                } => {
                     if relation.as_deref() == Some("") {
                         return Err(PolicyError::EmptyRelation(def.key.clone()));
                     }
                     CompiledKind::Override {
                         lifts: *lifts,
                         relation: relation.clone(),
+                        bound_only: *bound_only,
                     }
                 }
                 PermissionKind::Derived { rule } => CompiledKind::Derived {
@@ -264,6 +277,17 @@ impl Policy {
             }
             if !role_keys.insert(role.key.clone()) {
                 return Err(PolicyError::DuplicateRoleKey(role.key));
+            }
+            if role
+                .attributes
+                .get(super::role::SINGLE_HOLDER)
+                .is_some_and(|v| !v.is_boolean())
+            {
+                return Err(PolicyError::InvalidAttribute {
+                    role: role.key,
+                    attribute: super::role::SINGLE_HOLDER,
+                    expected: "true or false",
+                });
             }
             let mut cells = vec![None; permissions.len()];
             for (key, grant) in &role.grants {
@@ -431,6 +455,7 @@ fn compile_rule(
     };
     Ok(match rule {
         Rule::Granted => CompiledRule::Granted,
+        Rule::RoleAvailable => CompiledRule::RoleAvailable,
         Rule::Grant(key) => {
             let idx = index.lookup(|| format!("the rule of {}", owner.key), key)?;
             let referenced = &catalogue[idx as usize];

@@ -15,6 +15,11 @@
 //! scope = "workspace"                    # org | workspace | resource:<type>
 //! kind = "plain"                         # plain | module | override | derived
 //! description = "View dashboards"
+//! # override: lifts = "all" | "module_policies", relation = "invited",
+//! #   bound_only = true (lifts only through a binding at the resource)
+//! # derived: rule = { any = ["granted", { relation = "self" }] }; atoms
+//! #   "granted", { grant = "k" }, { relation = "r" }, { any_relation = [..] },
+//! #   "role_available" (the query's `assignment` names an available role)
 //!
 //! [[roles]]                              # the role id is its key
 //! key = "view_manager"
@@ -25,7 +30,7 @@
 //! deny = []
 //! modules = { "status_board.write" = "deny" }   # module policies
 //! sets = []                              # attached permission sets
-//! attributes = { selection_lists = ["reader"] }
+//! attributes = { selection_lists = ["reader"], single_holder = true }
 //!
 //! [defaults]
 //! allow = []
@@ -33,10 +38,27 @@
 //!
 //! Every preset role is marked built-in. Sets are usually empty: they
 //! belong to the org's own applications.
+//!
+//! # Bringing existing orgs to a changed preset
+//!
+//! An org holds its own copy of its preset's catalogue and roles, so editing
+//! a preset file reaches existing orgs only through [`plan_sync`]: it
+//! compares an org's records with the preset and lists the
+//! [`PresetChange`]s that bring the **built-in** records to the preset
+//! text — catalogue entries added or redefined, built-in roles added or
+//! rewritten (name, description, level, visibility, anonymized flag,
+//! grants, module policies, attributes). Custom roles are never touched;
+//! catalogue entries the preset no longer lists stay (custom roles and
+//! individual overrides may name them); a built-in role's attached
+//! permission sets and its owner flag stay as they are (last-owner
+//! protection counts the owner flag). The store applies the plan once per
+//! preset text ([`Preset::fingerprint`]), in one transaction per org, and
+//! audits each change with the system as actor (`store::preset_sync`).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::catalogue::{ACCESS_READER, PermissionDef, ScopeKind, gate, gateway_catalogue};
@@ -239,6 +261,18 @@ impl Preset {
         Ok(preset)
     }
 
+    /// A digest of the built-in preset's text (`None` for an unknown name):
+    /// an org synced to this fingerprint needs no [`plan_sync`] pass.
+    pub fn fingerprint(name: &str) -> Option<String> {
+        PRESETS.iter().find(|(n, _)| *n == name).map(|(n, text)| {
+            let mut h = Sha256::new();
+            h.update(n.as_bytes());
+            h.update([0]);
+            h.update(text.as_bytes());
+            h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        })
+    }
+
     /// Compiles the preset's records into a policy.
     pub fn policy(&self) -> Result<Policy, PolicyError> {
         Policy::new(
@@ -248,6 +282,73 @@ impl Preset {
             self.defaults.clone(),
         )
     }
+}
+
+/// One difference between an org's built-in records and its preset.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PresetChange {
+    /// A catalogue entry the org lacks (appended after its last one).
+    AddPermission(PermissionDef),
+    /// A catalogue entry whose definition changed.
+    UpdatePermission {
+        before: PermissionDef,
+        after: PermissionDef,
+    },
+    /// A built-in role the org lacks; its id is the preset key (the store
+    /// gives it a fresh one).
+    AddRole(Role),
+    /// A built-in role whose text changed; `after` keeps the org's id,
+    /// owner flag and attached permission sets.
+    UpdateRole { before: Role, after: Role },
+    /// A custom role already uses the key of a preset role: nothing is
+    /// changed, the conflict is reported.
+    RoleKeyTaken { key: RoleKey, custom: RoleId },
+}
+
+/// What brings an org's built-in catalogue entries and roles to `preset`
+/// (see the module docs); empty when they match. Deterministic: preset
+/// order, catalogue first.
+pub fn plan_sync(
+    preset: &Preset,
+    catalogue: &[PermissionDef],
+    roles: &[Role],
+) -> Vec<PresetChange> {
+    let mut changes = Vec::new();
+    for def in &preset.catalogue {
+        match catalogue.iter().find(|d| d.key == def.key) {
+            None => changes.push(PresetChange::AddPermission(def.clone())),
+            Some(current) if current != def => changes.push(PresetChange::UpdatePermission {
+                before: current.clone(),
+                after: def.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for wanted in &preset.roles {
+        match roles.iter().find(|r| r.key == wanted.key) {
+            None => changes.push(PresetChange::AddRole(wanted.clone())),
+            Some(current) if !current.builtin => changes.push(PresetChange::RoleKeyTaken {
+                key: wanted.key.clone(),
+                custom: current.id.clone(),
+            }),
+            Some(current) => {
+                let after = Role {
+                    id: current.id.clone(),
+                    owner: current.owner,
+                    permission_sets: current.permission_sets.clone(),
+                    builtin: true,
+                    ..wanted.clone()
+                };
+                if after != *current {
+                    changes.push(PresetChange::UpdateRole {
+                        before: current.clone(),
+                        after,
+                    });
+                }
+            }
+        }
+    }
+    changes
 }
 
 #[derive(Debug, Deserialize)]
@@ -397,5 +498,108 @@ mod tests {
             Preset::parse(text),
             Err(PresetError::Policy { .. })
         ));
+    }
+
+    #[test]
+    fn every_preset_is_in_sync_with_itself() {
+        for name in Preset::names() {
+            let preset = Preset::load(name).unwrap();
+            assert_eq!(plan_sync(&preset, &preset.catalogue, &preset.roles), []);
+            assert!(Preset::fingerprint(name).is_some());
+        }
+        assert_ne!(
+            Preset::fingerprint("analytics"),
+            Preset::fingerprint("workflow-roles")
+        );
+        assert_eq!(Preset::fingerprint("nope"), None);
+    }
+
+    /// The text of workflow-roles before issue "6 of 11", as orgs hold it.
+    const BEFORE: &str = include_str!("../../../tests/fixtures/workflow-roles-before-6-of-11.toml");
+
+    #[test]
+    fn plan_sync_brings_built_in_records_to_the_preset_and_leaves_custom_roles() {
+        let old = Preset::parse(BEFORE).unwrap();
+        let new = Preset::load("workflow-roles").unwrap();
+        let mut roles = old.roles.clone();
+        // The org's ids are its own; a custom role keeps granting the old key;
+        // another custom role took the key of a preset role.
+        for role in &mut roles {
+            role.id = RoleId::new(format!("id-{}", role.key));
+        }
+        let mut custom = Role::new("c1", "night_scribe", "Night scribe");
+        custom.binds_at = ScopeKind::resource("workflow").unwrap();
+        custom
+            .grants
+            .insert(PermissionKey::parse("timeline.edit").unwrap(), Grant::Allow);
+        roles.push(custom.clone());
+        roles.retain(|r| r.key.as_str() != "scribe");
+        roles.push(Role::new("c2", "scribe", "Our scribe"));
+
+        let plan = plan_sync(&new, &old.catalogue, &roles);
+        let added: Vec<_> = plan
+            .iter()
+            .filter_map(|c| match c {
+                PresetChange::AddPermission(d) => Some(d.key.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(added, ["timeline.create"]);
+        let redefined: Vec<_> = plan
+            .iter()
+            .filter_map(|c| match c {
+                PresetChange::UpdatePermission { after, .. } => Some(after.key.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            redefined,
+            ["workflow.no_restrictions", "roles.assign", "timeline.edit"]
+        );
+        let rewritten: Vec<_> = plan
+            .iter()
+            .filter_map(|c| match c {
+                PresetChange::UpdateRole { before, after } => {
+                    assert_eq!(before.id, after.id, "the org's id stays");
+                    assert!(after.builtin);
+                    Some(after.key.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            rewritten,
+            ["incident_commander", "communications_lead", "responder"]
+        );
+        assert!(plan.contains(&PresetChange::RoleKeyTaken {
+            key: RoleKey::new("scribe"),
+            custom: RoleId::new("c2"),
+        }));
+        // Custom roles are never the subject of a change.
+        for change in &plan {
+            if let PresetChange::UpdateRole { before, .. } = change {
+                assert!(before.builtin);
+            }
+        }
+        // The Responder now creates timeline entries instead of editing them.
+        let responder = plan
+            .iter()
+            .find_map(|c| match c {
+                PresetChange::UpdateRole { after, .. } if after.key.as_str() == "responder" => {
+                    Some(after)
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert!(
+            responder
+                .grants
+                .contains_key(&PermissionKey::parse("timeline.create").unwrap())
+        );
+        assert!(
+            !responder
+                .grants
+                .contains_key(&PermissionKey::parse("timeline.edit").unwrap())
+        );
     }
 }

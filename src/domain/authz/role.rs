@@ -84,6 +84,10 @@ pub struct Role {
     pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
+/// The role attribute saying at most one user holds the role on a resource
+/// at a time (seed 000 "if the role is available"); a boolean.
+pub const SINGLE_HOLDER: &str = "single_holder";
+
 fn org_scope() -> ScopeKind {
     ScopeKind::Org
 }
@@ -108,6 +112,11 @@ impl Role {
         }
     }
 
+    /// Whether the role is single-holder (attribute [`SINGLE_HOLDER`]).
+    pub fn single_holder(&self) -> bool {
+        self.attributes.get(SINGLE_HOLDER) == Some(&serde_json::Value::Bool(true))
+    }
+
     /// A custom (editable) copy of this role under a new id, key and name.
     /// The copy is never an owner role: ownership is not cloned by accident.
     pub fn clone_as(&self, id: impl Into<RoleId>, key: &str, name: impl Into<String>) -> Self {
@@ -120,6 +129,38 @@ impl Role {
             ..self.clone()
         }
     }
+}
+
+/// Longest key [`key_from_name`] derives.
+pub const DERIVED_KEY_MAX: usize = 64;
+
+/// The machine key derived from a role's display name (seed 001 "Permission
+/// profile name (required)"): accents dropped (NFKD), ASCII letters
+/// lower-cased, every other run of characters one `_`, at most
+/// [`DERIVED_KEY_MAX`] characters. `None` when nothing usable remains (a
+/// name in a non-Latin script needs an explicit key).
+pub fn key_from_name(name: &str) -> Option<RoleKey> {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let mut key = String::with_capacity(name.len());
+    let mut gap = false;
+    for c in name.nfkd().filter(|c| !is_combining_mark(*c)) {
+        if c.is_ascii_alphanumeric() {
+            if gap && !key.is_empty() {
+                key.push('_');
+            }
+            gap = false;
+            key.push(c.to_ascii_lowercase());
+        } else {
+            gap = true;
+        }
+        if key.len() >= DERIVED_KEY_MAX {
+            break;
+        }
+    }
+    key.truncate(DERIVED_KEY_MAX);
+    let key = key.trim_end_matches('_');
+    (!key.is_empty()).then(|| RoleKey::new(key))
 }
 
 /// A permission set (seed 002): a named bundle of allowed permissions
@@ -143,4 +184,36 @@ pub struct PermissionSet {
 pub struct OrgDefaults {
     #[serde(default)]
     pub allow: BTreeSet<PermissionKey>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_derive_from_names() {
+        let cases = [
+            ("Incident analyst", Some("incident_analyst")),
+            ("  Member++ (night shift) ", Some("member_night_shift")),
+            ("Équipe réseau", Some("equipe_reseau")),
+            ("ＶＩＰ Support", Some("vip_support")),
+            ("Tier-2 / L2", Some("tier_2_l2")),
+            ("運用", None),
+            ("---", None),
+        ];
+        for (name, key) in cases {
+            assert_eq!(
+                key_from_name(name).as_ref().map(RoleKey::as_str),
+                key,
+                "{name:?}"
+            );
+        }
+        let long = "a".repeat(200);
+        assert_eq!(
+            key_from_name(&long).unwrap().as_str().len(),
+            DERIVED_KEY_MAX
+        );
+        let spaced = format!("{} b", "a".repeat(63));
+        assert_eq!(key_from_name(&spaced).unwrap().as_str(), "a".repeat(63));
+    }
 }

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{
-    BindingId, GroupId, OverrideId, PermissionKey, ResourceId, ResourceType, RoleId, SetId, UserId,
-    WorkspaceId,
+    BindingId, GroupId, OverrideId, PermissionKey, ResourceId, ResourceType, RoleId, RoleKey,
+    SetId, UserId, WorkspaceId,
 };
 use super::role::Grant;
 
@@ -260,6 +260,22 @@ pub struct Query {
     /// `invited`, `self`, `declaring`, …).
     #[serde(default)]
     pub relations: BTreeSet<String>,
+    /// The role a `roles.assign`-style question is about, and whether
+    /// someone holds it now (seed 000: assigning oneself a role is allowed
+    /// "if it is available"); read by the rule atom `role_available`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Assignment>,
+}
+
+/// The role being assigned, as the caller (the product) knows it: which
+/// role, and whether it is currently held by someone on that resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// Key (or id) of the role being assigned.
+    pub role: RoleKey,
+    /// Someone holds the role on the resource right now.
+    #[serde(default)]
+    pub held: bool,
 }
 
 impl Query {
@@ -269,6 +285,7 @@ impl Query {
             workspace: None,
             resource: None,
             relations: BTreeSet::new(),
+            assignment: None,
         }
     }
 
@@ -304,6 +321,15 @@ impl Query {
             resource_type,
             id: id.into(),
             workspace: Some(workspace.into()),
+        });
+        self
+    }
+
+    /// The question is about assigning `role`, currently held or not.
+    pub fn assigning(mut self, role: &str, held: bool) -> Self {
+        self.assignment = Some(Assignment {
+            role: RoleKey::new(role),
+            held,
         });
         self
     }

@@ -36,10 +36,11 @@ pub async fn set_role(
     body: web::Json<SetRole>,
 ) -> Result<HttpResponse, AppError> {
     let (_, id) = path.into_inner();
+    let role = body.into_inner().role;
     let view = state
         .store
         .write(move |c| {
-            access::set_org_role(c, &access.acting(), &id, &body.role)?;
+            access::set_org_role(c, &access.acting(), &id, &role)?;
             access::view_after_write(c, &access.acting(), &id)
         })
         .await?;

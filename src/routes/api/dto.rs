@@ -311,7 +311,7 @@ pub struct SetWorkspaces {
 }
 
 /// A scope: nothing (the org), a `workspace`, or a `resource_type` with a `resource_id`.
-#[derive(Deserialize, ToSchema, Default)]
+#[derive(Deserialize, ToSchema, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeBody {
     pub workspace: Option<String>,
@@ -366,7 +366,9 @@ pub struct AddOverride {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
-    /// `[a-z0-9_]+`, unique in the org (create only).
+    /// `[a-z0-9_]+`, unique in the org (create only). Optional: derived
+    /// from `name` when absent (accents dropped, lower case, other runs of
+    /// characters `_`); a taken key is a 409 naming the existing role.
     pub key: Option<String>,
     #[schema(max_length = 200)]
     pub name: Option<String>,
@@ -483,6 +485,20 @@ pub struct CheckItem {
     /// editor, reader, invited, self, declaring, …
     #[serde(default)]
     pub relations: Vec<String>,
+    /// For `roles.assign`-style checks: the role being assigned and whether
+    /// someone holds it now (a single-holder role is available only while
+    /// nobody does).
+    pub assignment: Option<AssignmentBody>,
+}
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentBody {
+    /// Key (or id) of the role being assigned.
+    pub role: String,
+    /// Whether someone holds the role on the resource now.
+    #[serde(default)]
+    pub held: bool,
 }
 
 impl From<CheckItem> for crate::service::access::CheckInput {
@@ -493,6 +509,7 @@ impl From<CheckItem> for crate::service::access::CheckInput {
             workspace: c.workspace,
             resource: c.resource.map(|r| (r.resource_type, r.id, r.workspace)),
             relations: c.relations,
+            assignment: c.assignment.map(|a| (a.role, a.held)),
         }
     }
 }

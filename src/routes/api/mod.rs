@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod directories;
 pub mod dto;
+pub mod holders;
 pub mod orgs;
 pub mod roles;
 pub mod settings;
@@ -71,6 +72,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(roles::list_permissions)
         .service(roles::list_roles)
         .service(roles::get_role)
+        .service(holders::list_role_users)
+        .service(holders::list_selection)
         .service(roles::create_role)
         .service(roles::update_role)
         .service(roles::delete_role)

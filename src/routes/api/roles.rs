@@ -2,11 +2,13 @@
 //! permission sets and default permissions.
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::dto::{DefaultsBody, RoleBody, SetBody};
 use crate::auth::access::OrgAccess;
 use crate::error::{AppError, ErrorBody};
-use crate::service::roles::{self, role_view, set_view};
+use crate::service::roles::{self, role_view};
 use crate::state::AppState;
 
 /// The permission catalogue: every key with its scope and kind.
@@ -27,6 +29,8 @@ pub async fn list_roles(access: OrgAccess) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(list))
 }
 
+/// One role: its grants, and the permission sets attached to it with each
+/// set's application and permissions (seed 002).
 #[utoipa::path(
     tag = "roles",
     params(("org" = String, Path), ("role" = String, Path, description = "Role key or id")),
@@ -114,11 +118,36 @@ pub async fn delete_role(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(tag = "roles", params(("org" = String, Path)), responses((status = 200, description = "OK", body = Vec<Object>)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.access.read"))))]
+/// Filters of the permission-set list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SetListParams {
+    /// Case-insensitive substring of the set's name or application.
+    pub search: Option<String>,
+    /// Only sets of this application (exact id).
+    pub application: Option<String>,
+}
+
+/// Permission sets, searched by name or application (seed 002). Reading
+/// them is reading access (`gateway.access.read`), and seed 002's builders
+/// search them too, so `app.build` on any application also admits the
+/// caller. Either way the list shows only sets of applications the caller
+/// may build (`app.build` on the application), as the seed's Build → Access
+/// screen does — the sets a role carries stay visible in the role's answer.
+#[utoipa::path(tag = "roles", params(("org" = String, Path), SetListParams), responses((status = 200, description = "OK", body = Vec<Object>), (status = 403, description = "The caller lacks the permission or the rule named in the message", body = ErrorBody)), security(("bearer" = [])), extensions(("x-rollcall-permission" = json!("gateway.access.read or app.build"))))]
 #[get("/orgs/{org}/permission-sets")]
-pub async fn list_sets(access: OrgAccess) -> Result<HttpResponse, AppError> {
-    let op = roles::policy_for_reading(&access.acting())?;
-    let list: Vec<_> = op.policy.sets().map(set_view).collect();
+pub async fn list_sets(
+    access: OrgAccess,
+    params: web::Query<SetListParams>,
+) -> Result<HttpResponse, AppError> {
+    let p = params.into_inner();
+    let list = crate::service::lists::find_sets(
+        &access.acting(),
+        crate::service::lists::SetSearchInput {
+            search: p.search,
+            application: p.application,
+        },
+    )?;
     Ok(HttpResponse::Ok().json(list))
 }
 

@@ -126,7 +126,7 @@ fn workflow_roles_are_granted_by_what_the_granter_holds_on_that_workflow() {
         Ok(())
     );
     assert!(can_grant_role(&policy, &commander, &"communications_lead".into(), &wf("8")).is_err());
-    // An admin holds timeline.edit (gateway admins) and workflow.view
+    // An admin holds timeline.create (gateway admins) and workflow.view
     // (defaults) anywhere, but not the status page or no-restrictions.
     assert_eq!(
         can_grant_role(&policy, &org("admin"), &"scribe".into(), &wf("7")),

@@ -4,8 +4,10 @@
 //! sit beside those modules.
 
 mod analytics_matrix;
+mod create_item;
 mod engine_rules;
 mod granting;
+mod lists;
 mod permission_profiles;
 mod permission_sets;
 mod properties;

@@ -266,3 +266,81 @@ fn custom_profiles_clone_built_ins() {
         .clone_as("c2", "owner_copy", "Copy");
     assert!(!owner_copy.owner);
 }
+
+/// Seed 001: "Module level permissions do not apply to users who have a
+/// Manage any incident or Manage an incident if invited permissions" — the
+/// user's individual module-level policies included; an individual
+/// organization-level Deny still wins. The four combinations.
+#[test]
+fn individual_module_denies_yield_to_manage_any_but_org_level_denies_do_not() {
+    let policy = preset_policy("permission-profiles");
+    let module_deny = |subject: Subject, scope: BindingScope| {
+        subject.override_with("o1", key("status_board.write"), Grant::Deny, scope)
+    };
+
+    // 1. Individual org-level deny + manage any incident: the deny wins, on
+    //    the org-level permission and on the modules that default to it.
+    let owner = profile("account_owner").override_with(
+        "o1",
+        key("incidents.edit"),
+        Grant::Deny,
+        BindingScope::Org,
+    );
+    let decision = decide(&policy, &owner, &Query::of("incidents.edit"));
+    assert!(!decision.allowed);
+    assert_eq!(decision.reasons[0].step, Step::IndividualDeny);
+    assert!(decision.reasons[0].message.contains("no override lifts it"));
+    let decision = decide(&policy, &owner, &on("status_board.write", "1"));
+    assert!(!decision.allowed, "{}", decision.explain());
+    assert_eq!(
+        (decision.reasons[0].step, decision.reasons[0].effect),
+        (Step::Override, Effect::Note)
+    );
+
+    // 2. Individual module-level deny + manage any incident: lifted, on every
+    //    incident, whether the deny is org-wide or scoped to the incident.
+    for scope in [
+        BindingScope::Org,
+        BindingScope::resource(rtype("incident"), "1"),
+    ] {
+        let owner = module_deny(profile("account_owner"), scope);
+        let decision = decide(&policy, &owner, &on("status_board.write", "1"));
+        assert!(decision.allowed, "{}", decision.explain());
+        assert_eq!(decision.reasons[0].step, Step::Override);
+        assert_eq!(
+            decision.reasons[0].permission,
+            Some(key("incidents.manage_any"))
+        );
+        let note = &decision.reasons[1];
+        assert_eq!(
+            (note.step, note.effect),
+            (Step::IndividualDeny, Effect::Note)
+        );
+        assert_eq!(note.individual, Some(OverrideId::from("o1")));
+    }
+
+    // 3. Individual module-level deny + manage an incident if invited, on an
+    //    incident the user is invited to: lifted.
+    let plus = module_deny(profile("member_plus"), BindingScope::Org);
+    let decision = decide(
+        &policy,
+        &plus,
+        &on("status_board.write", "1").with_relation("invited"),
+    );
+    assert!(decision.allowed, "{}", decision.explain());
+    assert_eq!(
+        decision.reasons[0].permission,
+        Some(key("incidents.manage_if_invited"))
+    );
+
+    // 4. The same where not invited: the individual deny decides.
+    let decision = decide(&policy, &plus, &on("status_board.write", "1"));
+    assert!(!decision.allowed);
+    assert_eq!(decision.reasons[0].step, Step::IndividualDeny);
+    // (Without the deny, Member+ would write the status board there.)
+    assert!(allowed(
+        &policy,
+        &profile("member_plus"),
+        &on("status_board.write", "1")
+    ));
+}

@@ -2,7 +2,13 @@
 //! subjects and queries:
 //!
 //! - the user's status is checked first;
-//! - an individual deny beats any role allow (overrides included);
+//! - an individual deny at org scope on an org-level permission beats
+//!   everything (roles, sets, individual allows, overrides), and stops a
+//!   module-policy override from lifting the modules defaulting to it;
+//! - any other individual deny (module-level, or scoped to a workspace or
+//!   resource) decides — unless an override covers the query, in which
+//!   case it yields (SPEC §2 steps 2–4, seed 001 "regardless of
+//!   module-level permissions");
 //! - adding an allow (role grant, module allow, set, individual allow,
 //!   default, binding) never removes access;
 //! - an override never reaches outside the scope of what grants it;
@@ -66,6 +72,7 @@ fn catalogue() -> Vec<PermissionDef> {
             PermissionKind::Override {
                 lifts: Lifts::All,
                 relation: None,
+                bound_only: false,
             },
         ),
         def(
@@ -74,6 +81,7 @@ fn catalogue() -> Vec<PermissionDef> {
             PermissionKind::Override {
                 lifts: Lifts::ModulePolicies,
                 relation: Some("invited".into()),
+                bound_only: false,
             },
         ),
         def(
@@ -461,17 +469,103 @@ proptest! {
     }
 
     #[test]
-    fn an_individual_deny_beats_any_role_allow(
-        world in world(), subject in subject(), query in query(), at_exact_scope in any::<bool>()
+    fn an_org_scope_individual_deny_beats_everything(
+        world in world(),
+        subject in subject(),
+        which in 0..2usize,
+        context in 0..3usize,
+        lifter_scope in 0..8usize,
+        also_allowed in any::<bool>(),
     ) {
         let policy = world.policy();
-        let scope = if at_exact_scope { exact_scope(&policy, &query) } else { BindingScope::Org };
-        let subject = activate(subject)
-            .override_with("deny", query.permission.clone(), Grant::Deny, scope);
+        let denied = ["o.p1", "o.p2"][which];
+        let mut subject = activate(subject)
+            .bind("lift", "lifter", scope(lifter_scope))
+            .override_with("deny", key(denied), Grant::Deny, BindingScope::Org);
+        if also_allowed {
+            subject = subject.override_with("allow", key(denied), Grant::Allow, BindingScope::Org);
+        }
+        let query = match context {
+            0 => Query::of(denied),
+            1 => Query::of(denied).in_workspace("w1"),
+            _ => Query::of(denied).in_workspace("w2"),
+        };
         let decision = check(&policy, &subject, &query).unwrap();
         prop_assert!(!decision.allowed, "{}", decision.explain());
         let decided_by = decision.reasons.last().unwrap().step;
         prop_assert!(decided_by == Step::IndividualDeny || decided_by == Step::Visibility);
+        // No module-policy override lifts a module whose use-default reads
+        // the denied permission: d.m_read defaults to o.p1, d.m_write to o.p2.
+        let module = ["d.m_read", "d.m_write"][which];
+        let on_doc = match context {
+            0 => Query::of(module).on_in(doc_type(), "x1", "w1"),
+            1 => Query::of(module).on_in(doc_type(), "x2", "w2"),
+            _ => Query::of(module).on(doc_type(), "x3"),
+        }
+        .with_relation("invited");
+        let decision = check(&policy, &subject, &on_doc).unwrap();
+        prop_assert!(
+            !decision.reasons.iter().any(|r| r.step == Step::Override
+                && r.effect == Effect::Allow
+                && r.permission == Some(key("d.mods"))),
+            "{}", decision.explain()
+        );
+    }
+
+    #[test]
+    fn other_individual_denies_yield_only_to_a_covering_override(
+        world in world(),
+        subject in subject(),
+        query in query(),
+        deny_scope in 0..3usize,
+        with_lifter in any::<bool>(),
+    ) {
+        let policy = world.policy();
+        let def = policy.permission(query.permission.as_str()).unwrap();
+        let exact = exact_scope(&policy, &query);
+        let scope = match (deny_scope, workspace_of(&query)) {
+            (0, _) => exact.clone(),
+            (1, Some(w)) => BindingScope::workspace(w.clone()),
+            _ => BindingScope::Org,
+        };
+        // An org-scope deny of an org-level permission is the case above.
+        let org_level = def.scope == ScopeKind::Org
+            && !matches!(def.kind, PermissionKind::Module { .. });
+        prop_assume!(!(org_level && scope == BindingScope::Org));
+        let mut subject = activate(subject);
+        if with_lifter {
+            subject = subject.bind("lift", "lifter", exact_scope(&policy, &query));
+        }
+        let without = check(&policy, &subject, &query).unwrap();
+        // A workspace-scoped deny does not reach a permission evaluated at
+        // the org (an org-level permission asked in a workspace).
+        let covers = match &scope {
+            BindingScope::Workspace { .. } => exact != BindingScope::Org,
+            _ => true,
+        };
+        let denied = subject.override_with("deny", query.permission.clone(), Grant::Deny, scope);
+        let with = check(&policy, &denied, &query).unwrap();
+        if !covers {
+            prop_assert_eq!(with, without);
+            return Ok(());
+        }
+        let lifted = without.allowed
+            && without.reasons.iter().any(|r| r.step == Step::Override && r.effect == Effect::Allow);
+        prop_assert_eq!(
+            with.allowed, lifted,
+            "before: {} / after: {}", without.explain(), with.explain()
+        );
+        if with.allowed {
+            // The yielded deny is named.
+            prop_assert!(with.reasons.iter().any(|r| r.step == Step::IndividualDeny
+                && r.effect == Effect::Note));
+        } else {
+            let decided_by = with.reasons.last().unwrap().step;
+            prop_assert!(
+                decided_by == Step::IndividualDeny || decided_by == Step::Visibility,
+                "{}", with.explain()
+            );
+        }
     }
 
     #[test]
