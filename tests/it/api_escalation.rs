@@ -780,7 +780,7 @@ async fn every_operation_declares_and_enforces_its_permission(backend: Backend) 
             }
         }
     }
-    assert!(walked >= 49, "walked only {walked} operations");
+    assert!(walked >= 51, "walked only {walked} operations");
 }
 
 crate::http_suite!(
