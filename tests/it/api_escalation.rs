@@ -10,18 +10,6 @@ use serde_json::{Map, Value, json};
 
 use crate::support::{Backend, TestApp};
 
-async fn user(app: &TestApp, key: &str, org: &str, name: &str, role: &str) -> String {
-    let r = app
-        .post(
-            &format!("/api/v1/orgs/{org}/users"),
-            key,
-            json!({"user_name": name, "email": format!("{name}@example.com"), "role": role}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.body["id"].as_str().unwrap().to_owned()
-}
-
 fn message(body: &Value) -> String {
     body["error"]["message"]
         .as_str()
@@ -33,9 +21,9 @@ fn message(body: &Value) -> String {
 async fn personal_keys_and_writes_to_owners(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.org_with_key("acme");
-    let boss = user(&app, &key, "acme", "boss", "owner").await;
-    let adm = user(&app, &key, "acme", "adm", "admin").await;
-    let plain = user(&app, &key, "acme", "plain", "read_only").await;
+    let boss = app.user(&key, "acme", "boss", "owner").await;
+    let adm = app.user(&key, "acme", "adm", "admin").await;
+    let plain = app.user(&key, "acme", "plain", "read_only").await;
     let admin_key = app.personal_key("acme", "adm");
 
     // A personal key for the Owner: refused, naming what the admin lacks.
@@ -122,7 +110,7 @@ async fn personal_keys_and_writes_to_owners(backend: Backend) {
 async fn the_default_role_is_a_grant(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.org_with_key("acme");
-    user(&app, &key, "acme", "wsadm", "workspace_admin").await;
+    app.user(&key, "acme", "wsadm", "workspace_admin").await;
     let wa_key = app.personal_key("acme", "wsadm");
     let settings = app.get("/api/v1/orgs/acme/settings", &key).await.body;
     for (who, k) in [("owner key", &key), ("workspace admin", &wa_key)] {
@@ -147,9 +135,9 @@ async fn the_default_role_is_a_grant(backend: Backend) {
 async fn overrides_are_bounded_and_never_on_oneself(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.org_with_key("acme");
-    let boss = user(&app, &key, "acme", "boss", "owner").await;
-    let adm = user(&app, &key, "acme", "adm", "admin").await;
-    let plain = user(&app, &key, "acme", "plain", "read_only").await;
+    let boss = app.user(&key, "acme", "boss", "owner").await;
+    let adm = app.user(&key, "acme", "adm", "admin").await;
+    let plain = app.user(&key, "acme", "plain", "read_only").await;
     let admin_key = app.personal_key("acme", "adm");
     let over = |u: &str| format!("/api/v1/orgs/acme/users/{u}/overrides");
 
@@ -233,7 +221,9 @@ async fn nobody_grants_a_workspace_they_cannot_see(backend: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let wa = r.body["id"].as_str().unwrap().to_owned();
-    let plain = user(&app, &key, "acme", "plain", "restricted_read_only").await;
+    let plain = app
+        .user(&key, "acme", "plain", "restricted_read_only")
+        .await;
     let wa_key = app.personal_key("acme", "wa");
     for (who, body) in [
         (&wa, json!({"workspaces": ["team-a", "team-b"]})),
@@ -379,7 +369,7 @@ async fn scim_directories_have_a_ceiling(backend: Backend) {
     assert_eq!(r.body["error"]["code"], "beyond_ceiling", "{}", r.text);
 
     // Owners: never adopted, never renamed, their role never changed by SCIM.
-    user(&app, &key, "acme", "boss", "owner").await;
+    app.user(&key, "acme", "boss", "owner").await;
     let r = app
         .scim(
             Method::POST,
@@ -490,7 +480,7 @@ async fn keys_without_a_role_and_foreign_orgs(backend: Backend) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["role"], "access_reader");
     let reader = r.body["token"].as_str().unwrap().to_owned();
-    user(&app, &key, "acme", "ada", "view_manager").await;
+    app.user(&key, "acme", "ada", "view_manager").await;
     let r = app
         .post(
             "/api/v1/orgs/acme/authz/check",
@@ -646,7 +636,7 @@ async fn every_operation_declares_and_enforces_its_permission(backend: Backend) 
         .post("/api/v1/orgs/walk/workspaces", &key, json!({"slug": "ws"}))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let u = user(&app, &key, "walk", "u1", "member").await;
+    let u = app.user(&key, "walk", "u1", "member").await;
     let r = app
         .post(
             "/api/v1/orgs/walk/permission-sets",

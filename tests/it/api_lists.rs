@@ -13,18 +13,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Backend, TestApp};
 
-async fn user(app: &TestApp, key: &str, org: &str, name: &str, role: &str) -> String {
-    let r = app
-        .post(
-            &format!("/api/v1/orgs/{org}/users"),
-            key,
-            json!({"user_name": name, "email": format!("{name}@example.com"), "role": role}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.body["id"].as_str().unwrap().to_owned()
-}
-
 async fn bind_in_workspace(app: &TestApp, key: &str, org: &str, user: &str, role: &str, ws: &str) {
     let r = app
         .post(
@@ -165,7 +153,7 @@ async fn permission_sets_are_searched_and_hidden_without_build_access(backend: B
     // A builder of `orders` searches the sets of what they build, without
     // reading all access; given gateway.access.read too, they still see
     // only that application's sets, whatever they search for.
-    let bob = user(&app, &key, "flows", "bob", "member").await;
+    let bob = app.user(&key, "flows", "bob", "member").await;
     let bob_key = app.personal_key("flows", "bob");
     let r = app
         .get("/api/v1/orgs/flows/permission-sets", &bob_key)
@@ -196,7 +184,7 @@ async fn permission_sets_are_searched_and_hidden_without_build_access(backend: B
     let product = reader_key(&app, &key, "flows").await;
     assert!(list(product, "").await.is_empty());
     // Neither reading access nor building anything: refused, naming both.
-    user(&app, &key, "flows", "carl", "member").await;
+    app.user(&key, "flows", "carl", "member").await;
     let r = app
         .get(
             "/api/v1/orgs/flows/permission-sets",
@@ -221,7 +209,7 @@ async fn presets_without_applications_list_no_sets(backend: Backend) {
     let r = app.get("/api/v1/orgs/acme/permission-sets", &key).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body, json!([]));
-    user(&app, &key, "acme", "ro", "integrations_manager").await;
+    app.user(&key, "acme", "ro", "integrations_manager").await;
     let r = app
         .get(
             "/api/v1/orgs/acme/permission-sets",
@@ -234,7 +222,7 @@ async fn presets_without_applications_list_no_sets(backend: Backend) {
         .post("/api/v1/orgs/acme/workspaces", &key, json!({"slug": "ws"}))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    user(&app, &key, "acme", "boss", "owner").await;
+    app.user(&key, "acme", "boss", "owner").await;
     let r = app
         .get(
             "/api/v1/orgs/acme/workspaces/ws/selection-lists/manager",
@@ -296,10 +284,13 @@ async fn a_role_shows_its_sets_and_pages_its_users(backend: Backend) {
     // Five clerks, one member, one member who holds the role through a group.
     let mut clerk_ids = Vec::new();
     for i in 0..5 {
-        clerk_ids.push(user(&app, &key, "flows", &format!("clerk{i}"), "clerks").await);
+        clerk_ids.push(
+            app.user(&key, "flows", &format!("clerk{i}"), "clerks")
+                .await,
+        );
     }
-    user(&app, &key, "flows", "other", "member").await;
-    let grouped = user(&app, &key, "flows", "grouped", "member").await;
+    app.user(&key, "flows", "other", "member").await;
+    let grouped = app.user(&key, "flows", "grouped", "member").await;
     group_binding(&app, "flows", &[&grouped], &clerks_id, BindingScope::Org);
 
     // Paged with a cursor, in creation order, nobody twice.
@@ -411,12 +402,12 @@ async fn workspace_selection_lists_follow_the_workspace_roles(backend: Backend) 
         ("cody", "contributor", "other"),
         ("sus", "manager", "proj"),
     ] {
-        let id = user(&app, &key, "tracker", name, "user").await;
+        let id = app.user(&key, "tracker", name, "user").await;
         bind_in_workspace(&app, &key, "tracker", &id, role, ws).await;
         ids.insert(name, id);
     }
     // Org-level roles put nobody on a list.
-    user(&app, &key, "tracker", "sam", "system_manager").await;
+    app.user(&key, "tracker", "sam", "system_manager").await;
     // A suspended manager is offered nowhere.
     let r = app
         .post(
@@ -427,7 +418,7 @@ async fn workspace_selection_lists_follow_the_workspace_roles(backend: Backend) 
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     // A reader of proj through a group.
-    let gina = user(&app, &key, "tracker", "gina", "user").await;
+    let gina = app.user(&key, "tracker", "gina", "user").await;
     let proj = app.get("/api/v1/orgs/tracker/workspaces/proj", &key).await;
     let proj_id = proj.body["id"].as_str().unwrap().to_owned();
     let reader_role = app.get("/api/v1/orgs/tracker/roles/reader", &key).await;
@@ -532,9 +523,9 @@ async fn create_item_is_answered_per_workspace(backend: Backend) {
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     }
-    let cody = user(&app, &key, "tracker", "cody", "user").await;
+    let cody = app.user(&key, "tracker", "cody", "user").await;
     bind_in_workspace(&app, &key, "tracker", &cody, "contributor", "proj").await;
-    let rita = user(&app, &key, "tracker", "rita", "user").await;
+    let rita = app.user(&key, "tracker", "rita", "user").await;
     bind_in_workspace(&app, &key, "tracker", &rita, "reader", "proj").await;
     let check = |u: &str, ws: &str| {
         let body = json!({"user": u, "permission": "create_item", "workspace": ws});

@@ -124,18 +124,11 @@ pub fn can_grant_role(
             missing.push(key.clone());
         }
     }
-    let application_type = ResourceType::parse(APPLICATION).expect("valid resource type");
     for set_id in &record.permission_sets {
         let set = policy
             .set(set_id.as_str())
             .expect("Policy::new checked that attached sets exist");
-        let on_application =
-            BindingScope::resource(application_type.clone(), set.application.clone());
-        for key in &set.permissions {
-            if !holds_at(policy, granter, key, &on_application)?.allowed {
-                missing.push(key.clone());
-            }
-        }
+        missing.extend(steps_not_held(policy, granter, set)?);
     }
     missing.sort();
     missing.dedup();
@@ -231,14 +224,7 @@ pub fn can_grant_set(
     granter: &Subject,
     set: &PermissionSet,
 ) -> Result<(), GrantError> {
-    let application_type = ResourceType::parse(APPLICATION).expect("valid resource type");
-    let on_application = BindingScope::resource(application_type, set.application.clone());
-    let mut missing = Vec::new();
-    for key in &set.permissions {
-        if !holds_at(policy, granter, key, &on_application)?.allowed {
-            missing.push(key.clone());
-        }
-    }
+    let missing = steps_not_held(policy, granter, set)?;
     if missing.is_empty() {
         Ok(())
     } else {
@@ -277,4 +263,21 @@ pub fn can_grant_workspaces(
             }
         }
     }
+}
+
+/// The steps of `set` that `granter` does not hold on the set's application.
+fn steps_not_held(
+    policy: &Policy,
+    granter: &Subject,
+    set: &PermissionSet,
+) -> Result<Vec<PermissionKey>, CheckError> {
+    let application_type = ResourceType::parse(APPLICATION).expect("valid resource type");
+    let on_application = BindingScope::resource(application_type, set.application.clone());
+    let mut missing = Vec::new();
+    for key in &set.permissions {
+        if !holds_at(policy, granter, key, &on_application)?.allowed {
+            missing.push(key.clone());
+        }
+    }
+    Ok(missing)
 }

@@ -124,6 +124,20 @@ impl TestApp {
         token.expose_secret().to_owned()
     }
 
+    /// Create a user `name` (email `name@example.com`) with an org-level
+    /// role through the admin API; returns the user's id.
+    pub async fn user(&self, key: &str, org: &str, name: &str, role: &str) -> String {
+        let r = self
+            .post(
+                &format!("/api/v1/orgs/{org}/users"),
+                key,
+                serde_json::json!({"user_name": name, "email": format!("{name}@example.com"), "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
     /// A personal API key acting as the user (id or userName) of the org.
     pub fn personal_key(&self, org: &str, user: &str) -> String {
         let ctx = Ctx::new(Actor::cli(), None);
