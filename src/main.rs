@@ -102,10 +102,54 @@ enum WorkspaceCmd {
         slug: String,
         #[arg(long)]
         name: Option<String>,
+        /// Create a sub-workspace of this workspace (slug or id).
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Move a workspace under another parent (or `--top-level`).
+    Move {
+        #[command(flatten)]
+        org: OrgArg,
+        workspace: String,
+        #[arg(
+            long,
+            conflicts_with = "top_level",
+            required_unless_present = "top_level"
+        )]
+        parent: Option<String>,
+        #[arg(long)]
+        top_level: bool,
     },
     List {
         #[command(flatten)]
         org: OrgArg,
+    },
+    /// Give a user access to a workspace, optionally with a workspace role.
+    AddMember {
+        #[command(flatten)]
+        org: OrgArg,
+        workspace: String,
+        user: String,
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Take a user's access to a workspace away.
+    RemoveMember {
+        #[command(flatten)]
+        org: OrgArg,
+        workspace: String,
+        user: String,
+    },
+    /// Define (or replace) an item type and its fields (seed 004).
+    ItemType {
+        #[command(flatten)]
+        org: OrgArg,
+        key: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A field key (repeat for several).
+        #[arg(long = "field")]
+        fields: Vec<String>,
     },
 }
 
@@ -486,17 +530,52 @@ fn org(store: &Store, cmd: OrgCmd) -> anyhow::Result<()> {
 
 fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
     match cmd {
-        WorkspaceCmd::Create { org, slug, name } => {
+        WorkspaceCmd::Create {
+            org,
+            slug,
+            name,
+            parent,
+        } => {
             let ws = store.write_blocking(|c| {
                 let org = service::orgs::resolve(c, &org.org)?;
                 let op = OrgPolicy::load(c, &org)?;
                 service::workspaces::create(
                     c,
                     &operator(&ctx(), &org, &op),
-                    service::workspaces::NewWorkspace { slug, name },
+                    service::workspaces::NewWorkspace {
+                        slug: slug.clone(),
+                        name: name.clone(),
+                        parent: parent.clone(),
+                    },
                 )
             })?;
             println!("created workspace {} ({}) id={}", ws.slug, ws.name, ws.id);
+        }
+        WorkspaceCmd::Move {
+            org,
+            workspace,
+            parent,
+            top_level: _,
+        } => {
+            let ws = store.write_blocking(|c| {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::workspaces::update(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    &workspace,
+                    service::workspaces::WorkspaceChange {
+                        name: None,
+                        parent: Some(parent.clone()),
+                    },
+                )
+            })?;
+            println!(
+                "workspace {} now {}",
+                ws.slug,
+                ws.parent_id
+                    .map_or_else(|| "top-level".to_owned(), |p| format!("under {p}"))
+            );
         }
         WorkspaceCmd::List { org } => {
             let list = store.read_blocking(|c| {
@@ -504,8 +583,86 @@ fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
                 service::workspaces::list(c, &org)
             })?;
             for w in list {
-                println!("{}\t{}\t{}", w.slug, w.id, w.name);
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    w.slug,
+                    w.id,
+                    w.name,
+                    w.parent_id.as_ref().map_or("-", |p| p.as_str())
+                );
             }
+        }
+        WorkspaceCmd::AddMember {
+            org,
+            workspace,
+            user,
+            role,
+        } => {
+            let view = store.write_blocking(|c| {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::access::add_to_workspace(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    &workspace,
+                    &user,
+                    role.as_deref(),
+                )
+            })?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        WorkspaceCmd::RemoveMember {
+            org,
+            workspace,
+            user,
+        } => {
+            let view = store.write_blocking(|c| {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::access::remove_from_workspace(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    &workspace,
+                    &user,
+                )
+            })?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        WorkspaceCmd::ItemType {
+            org,
+            key,
+            name,
+            fields,
+        } => {
+            let written = store.write_blocking(|c| {
+                let org = service::orgs::resolve(c, &org.org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::item_types::put(
+                    c,
+                    &operator(&ctx(), &org, &op),
+                    &key,
+                    service::item_types::ItemTypeInput {
+                        name: name.clone(),
+                        fields: fields.iter().map(|f| (f.clone(), None)).collect(),
+                    },
+                )
+            })?;
+            println!(
+                "{} item type {} with fields {}",
+                if written.created {
+                    "created"
+                } else {
+                    "replaced"
+                },
+                written.item_type.key,
+                written
+                    .item_type
+                    .fields
+                    .iter()
+                    .map(|f| f.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
     }
     Ok(())
@@ -588,6 +745,7 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
                     c,
                     &operator(&ctx(), &org, &op),
                     u.id.as_str(),
+                    None,
                     None,
                 )?;
                 Ok((u, access))

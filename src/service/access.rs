@@ -471,6 +471,11 @@ pub struct AccessView {
     pub workspaces: WorkspacesAnswer,
     pub anonymized: bool,
     pub anonymized_reason: String,
+    /// With `item_type`: every field of that type, `hidden | read_only |
+    /// writable`, with reasons (seed 004; the product enforces it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub fields: Option<Vec<authz::FieldAnswer>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -496,9 +501,27 @@ pub fn access_view(
     a: &Acting<'_>,
     user_key: &str,
     workspace: Option<&str>,
+    item_type: Option<&str>,
 ) -> Result<AccessView, AppError> {
     a.require(gate::ACCESS_READ)?;
-    view_of(conn, a.org, a.op, user_key, workspace)
+    let item_type = item_type
+        .map(|t| crate::service::item_types::known(a, t))
+        .transpose()?;
+    let mut view = view_of(conn, a.org, a.op, user_key, workspace)?;
+    if let Some(t) = item_type {
+        let user = crate::service::users::find(conn, a.org, user_key)?;
+        let subject = rows::subject(conn, &a.org.id, &user.id)?;
+        let ws = workspace
+            .map(|w| {
+                a.op.workspace(w)
+                    .map(|w| authz::WorkspaceId::new(w.id.as_str()))
+            })
+            .transpose()?;
+        view.fields = Some(
+            authz::field_access(&a.op.policy, &subject, ws.as_ref(), &t).map_err(check_error)?,
+        );
+    }
+    Ok(view)
 }
 
 /// The access answer returned by a write to a user's access: the writer
@@ -581,6 +604,7 @@ fn view_of(
         },
         anonymized,
         anonymized_reason,
+        fields: None,
     })
 }
 
@@ -594,6 +618,8 @@ pub struct CheckInput {
     pub relations: Vec<String>,
     /// The role being assigned (key or id) and whether it is held now.
     pub assignment: Option<(String, bool)>,
+    /// The item type the question is about.
+    pub item_type: Option<String>,
 }
 
 /// Build the engine's query from a client's names (workspace slugs or ids).
@@ -628,6 +654,7 @@ pub fn query_of(op: &OrgPolicy, input: &CheckInput) -> Result<authz::Query, AppE
             role: authz::RoleKey::new(role),
             held: *held,
         });
+    query.item_type = input.item_type.as_deref().map(authz::ItemTypeKey::new);
     Ok(query)
 }
 
@@ -666,5 +693,229 @@ fn subject_of(conn: &mut DbConnection, org: &Org, user_key: &str) -> Result<Subj
     rows::subject(conn, &org.id, &id).map_err(|e| match e {
         StoreError::NotFound => AppError::not_found("user", user_key),
         other => other.into(),
+    })
+}
+
+/// The preset permission that lets a workspace admin assign users to a
+/// workspace (seed 004 "you assign users to the workspace").
+pub const MEMBERS_MANAGE: &str = "workspace.members.manage";
+
+/// One user's access to one workspace, as the member routes answer it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MembershipView {
+    pub workspace: String,
+    pub user_id: String,
+    /// The workspace is on the user's workspace list (or the list is
+    /// unrestricted and the user's role sees every workspace).
+    pub listed: bool,
+    /// The user's own workspace-scoped bindings on this workspace.
+    #[schema(value_type = Vec<Object>)]
+    pub bindings: Vec<serde_json::Value>,
+    /// Whether the user sees the workspace now, and why.
+    pub visible: bool,
+    pub reason: String,
+}
+
+/// Give one user access to one workspace (seed 004: a workspace admin
+/// "assign[s] users to the workspace"): the workspace goes on their list
+/// where the list restricts them, and with `role` they hold that workspace
+/// role there (replacing their other own roles on that workspace). Allowed
+/// to holders of `gateway.users.manage`, or of `workspace.members.manage` in
+/// the workspace; either way within the actor's granting limits.
+pub fn add_to_workspace(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    workspace: &str,
+    user_key: &str,
+    role_key: Option<&str>,
+) -> Result<MembershipView, AppError> {
+    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
+    let ws = op.workspace(workspace)?.clone();
+    let wid = authz::WorkspaceId::new(ws.id.as_str());
+    a.require_in_workspace(gate::USERS_MANAGE, MEMBERS_MANAGE, &wid)?;
+    let user = live_user(conn, org, user_key)?;
+    let scope = BindingScope::Workspace {
+        workspace: wid.clone(),
+    };
+    // Nobody grants access to a workspace they cannot see.
+    authority.may_grant_workspaces(op, &WorkspaceList::Only([wid.clone()].into()))?;
+    let role = role_key.map(|k| op.role(k)).transpose()?;
+    if let Some(role) = role {
+        if role.binds_at != ScopeKind::Workspace {
+            return Err(AppError::BadRequest {
+                code: "wrong_scope",
+                message: format!(
+                    "role `{}` is bound at {}; only workspace roles are given per workspace",
+                    role.key, role.binds_at
+                ),
+            });
+        }
+        authority.may_grant_role(&op.policy, &role.id, &scope)?;
+    }
+    let before = membership(conn, a, &user, &ws)?;
+    // The user's own roles on this workspace that the new one replaces: the
+    // actor must be able to have given each of them.
+    let replaced: Vec<StoredBinding> = match role {
+        None => Vec::new(),
+        Some(role) => own_workspace_bindings(conn, &user.id, &wid)?
+            .into_iter()
+            .filter(|b| b.binding.role != role.id)
+            .collect(),
+    };
+    for b in &replaced {
+        authority.may_grant_role(&op.policy, &b.binding.role, &b.binding.scope)?;
+    }
+    for b in &replaced {
+        rows::delete_binding(conn, &org.id, b.binding.id.as_str())?;
+    }
+    if let Some(role) = role {
+        let held = own_workspace_bindings(conn, &user.id, &wid)?
+            .iter()
+            .any(|b| b.binding.role == role.id);
+        if !held {
+            rows::insert_binding(
+                conn,
+                &org.id,
+                NewBinding {
+                    holder: Holder::User(&user.id),
+                    role: &role.id,
+                    scope: &scope,
+                    source: BindingSource::Admin,
+                    mapping: None,
+                },
+                ctx.now,
+            )?;
+        }
+    }
+    let mut access = rows::workspace_access(conn, &user.id)?;
+    let subject = rows::subject(conn, &org.id, &user.id)?;
+    let sees_all = authz::visible_workspaces(&op.policy, &subject, &op.workspace_ids())
+        .map_err(check_error)?
+        .all;
+    let list_changed = match &mut access.list {
+        WorkspaceList::Only(list) => list.insert(wid.clone()),
+        // An unrestricted list gives nothing to a role that sees only
+        // assigned workspaces: the user is now assigned this one.
+        WorkspaceList::All if !sees_all => {
+            access.list = WorkspaceList::Only([wid.clone()].into());
+            true
+        }
+        WorkspaceList::All => false,
+    };
+    if list_changed {
+        rows::put_workspace_access(conn, &user.id, &access)?;
+    }
+    let after = membership(conn, a, &user, &ws)?;
+    audit::insert(
+        conn,
+        &[ctx.event(
+            Some(&org.id),
+            "workspace.member_added",
+            "user",
+            Some(user.id.to_string()),
+            Some(serde_json::to_value(&before).map_err(StoreError::from)?),
+            Some(serde_json::to_value(&after).map_err(StoreError::from)?),
+        )],
+    )?;
+    Ok(after)
+}
+
+/// Take one user's access to one workspace away: the workspace leaves their
+/// list and their own admin- or invite-given roles on it are removed (roles
+/// from IdP groups stay: the IdP owns them). Same rights as
+/// [`add_to_workspace`]; the actor must be able to have given each removed
+/// role.
+pub fn remove_from_workspace(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    workspace: &str,
+    user_key: &str,
+) -> Result<MembershipView, AppError> {
+    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
+    let ws = op.workspace(workspace)?.clone();
+    let wid = authz::WorkspaceId::new(ws.id.as_str());
+    a.require_in_workspace(gate::USERS_MANAGE, MEMBERS_MANAGE, &wid)?;
+    let user = live_user(conn, org, user_key)?;
+    authority.may_grant_workspaces(op, &WorkspaceList::Only([wid.clone()].into()))?;
+    let before = membership(conn, a, &user, &ws)?;
+    let removed: Vec<StoredBinding> = own_workspace_bindings(conn, &user.id, &wid)?
+        .into_iter()
+        .filter(|b| {
+            matches!(
+                b.binding.source,
+                BindingSource::Admin | BindingSource::Invite
+            )
+        })
+        .collect();
+    for b in &removed {
+        authority.may_grant_role(&op.policy, &b.binding.role, &b.binding.scope)?;
+    }
+    for b in &removed {
+        rows::delete_binding(conn, &org.id, b.binding.id.as_str())?;
+    }
+    let mut access = rows::workspace_access(conn, &user.id)?;
+    let mut changed = false;
+    if let WorkspaceList::Only(list) = &mut access.list {
+        changed |= list.remove(&wid);
+    }
+    if access.home.as_ref() == Some(&wid) {
+        access.home = None;
+        changed = true;
+    }
+    if changed {
+        rows::put_workspace_access(conn, &user.id, &access)?;
+    }
+    let after = membership(conn, a, &user, &ws)?;
+    audit::insert(
+        conn,
+        &[ctx.event(
+            Some(&org.id),
+            "workspace.member_removed",
+            "user",
+            Some(user.id.to_string()),
+            Some(serde_json::to_value(&before).map_err(StoreError::from)?),
+            Some(serde_json::to_value(&after).map_err(StoreError::from)?),
+        )],
+    )?;
+    Ok(after)
+}
+
+fn own_workspace_bindings(
+    conn: &mut DbConnection,
+    user: &UserId,
+    workspace: &authz::WorkspaceId,
+) -> Result<Vec<StoredBinding>, AppError> {
+    Ok(rows::user_bindings(conn, user)?
+        .into_iter()
+        .filter(|b| matches!(&b.binding.scope, BindingScope::Workspace { workspace: w } if w == workspace))
+        .collect())
+}
+
+fn membership(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    user: &User,
+    ws: &crate::store::workspaces::Workspace,
+) -> Result<MembershipView, AppError> {
+    let op = a.op;
+    let wid = authz::WorkspaceId::new(ws.id.as_str());
+    let subject = rows::subject(conn, &a.org.id, &user.id)?;
+    let listed = match &subject.workspaces.list {
+        WorkspaceList::Only(list) => list.contains(&wid),
+        WorkspaceList::All => false,
+    };
+    let bindings = own_workspace_bindings(conn, &user.id, &wid)?
+        .iter()
+        .map(|b| binding_view(op, b))
+        .collect();
+    let (visible, reason) =
+        authz::workspace_visible(&op.policy, &subject, &wid).map_err(check_error)?;
+    Ok(MembershipView {
+        workspace: ws.slug.clone(),
+        user_id: user.id.to_string(),
+        listed,
+        bindings,
+        visible,
+        reason: reason.message,
     })
 }

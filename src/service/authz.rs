@@ -174,6 +174,29 @@ impl Authority {
         }
     }
 
+    /// Require a workspace-scoped permission in `workspace`.
+    pub fn require_in(
+        &self,
+        policy: &Policy,
+        permission: &str,
+        workspace: &authz::WorkspaceId,
+    ) -> Result<(), AppError> {
+        let Authority::Subject { subject, label, .. } = self else {
+            return Ok(());
+        };
+        let query = Query::of(permission).in_workspace(workspace.clone());
+        let decision = authz::check(policy, subject, &query)
+            .map_err(|e| AppError::Internal(format!("workspace permission check failed: {e}")))?;
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(forbidden(
+                &format!("{label} lacks {permission} in workspace {workspace}"),
+                &decision,
+            ))
+        }
+    }
+
     /// Granting limit: may this authority give `role` at `scope`?
     pub fn may_grant_role(
         &self,
@@ -280,6 +303,12 @@ pub fn check_error(e: authz::CheckError) -> AppError {
         authz::CheckError::UnknownPermission(p) => AppError::BadRequest {
             code: "unknown_permission",
             message: format!("permission `{p}` is not in this organization's catalogue"),
+        },
+        authz::CheckError::UnknownItemType(t) => AppError::BadRequest {
+            code: "unknown_item_type",
+            message: format!(
+                "item type `{t}` is not defined in this organization (PUT …/item-types/{t} defines it)"
+            ),
         },
         authz::CheckError::UnknownAssignedRole(r) => AppError::BadRequest {
             code: "unknown_role",

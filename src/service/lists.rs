@@ -181,7 +181,7 @@ pub fn role_holders(
     let roles = [role.as_str()];
     let held = Held {
         roles: &roles,
-        workspace: None,
+        workspaces: None,
     };
     page_holders(conn, a, held, paging, |user| {
         user.access
@@ -194,8 +194,8 @@ pub fn role_holders(
 }
 
 /// The users on RACI selection list `list` of `workspace` (id or slug):
-/// active users whose workspace role, bound on that workspace, names the
-/// list (seed 004). An unknown list is a 404 naming the four.
+/// active users whose workspace role, bound on that workspace or inherited
+/// from an ancestor, names the list (seed 004). An unknown list is a 404 naming the four.
 pub fn selection_list(
     conn: &mut DbConnection,
     a: &Acting<'_>,
@@ -211,9 +211,14 @@ pub fn selection_list(
     let roles: Vec<&str> = roles.iter().map(RoleId::as_str).collect();
     // People to pick for an item: only active users.
     paging.status = Some(UserStatus::Active);
+    // Bindings on the workspace or an ancestor (inherited by sub-workspaces).
+    let reach: Vec<&str> = std::iter::once(&workspace)
+        .chain(policy.tree().ancestors(&workspace))
+        .map(WorkspaceId::as_str)
+        .collect();
     let held = Held {
         roles: &roles,
-        workspace: Some(workspace.as_str()),
+        workspaces: Some(&reach),
     };
     page_holders(conn, a, held, paging, |user| {
         let subject = user.access.clone().into_subject(user.status);
@@ -223,12 +228,7 @@ pub fn selection_list(
         subject
             .bindings
             .into_iter()
-            .filter(|b| {
-                matches!(&b.scope, authz::BindingScope::Workspace { workspace: w } if *w == workspace)
-                    && policy
-                        .role(b.role.as_str())
-                        .is_some_and(|r| authz::role_on_list(r, list))
-            })
+            .filter(|b| authz::puts_on_list(policy, b, &workspace, list))
             .collect()
     })
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod authz;
 pub mod bulk;
 pub mod directories;
+pub mod item_types;
 pub mod lists;
 pub mod orgs;
 pub mod owners;
@@ -81,6 +82,34 @@ impl Acting<'_> {
     /// admin operation calls this itself, so no handler can forget it.
     pub fn require(&self, permission: &str) -> Result<(), crate::error::AppError> {
         self.authority.require(&self.op.policy, permission)
+    }
+
+    /// Require the org-level gateway permission `gateway`, or — where the
+    /// org's preset defines it (seed 004 workspace admins) — the
+    /// workspace-scoped permission `scoped` held in `workspace` (a binding
+    /// on an ancestor counts when its role inherits to children). The 403
+    /// names both.
+    pub fn require_in_workspace(
+        &self,
+        gateway: &str,
+        scoped: &str,
+        workspace: &crate::domain::authz::WorkspaceId,
+    ) -> Result<(), crate::error::AppError> {
+        let org_level = match self.require(gateway) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if self.op.policy.permission(scoped).is_none() {
+            return Err(org_level);
+        }
+        self.authority
+            .require_in(&self.op.policy, scoped, workspace)
+            .map_err(|scoped_error| match (org_level, scoped_error) {
+                (crate::error::AppError::Forbidden(a), crate::error::AppError::Forbidden(b)) => {
+                    crate::error::AppError::Forbidden(format!("{a}; and {b}"))
+                }
+                (_, other) => other,
+            })
     }
 }
 

@@ -39,6 +39,10 @@ pub struct RoleInput {
     pub grants: Option<BTreeMap<String, Grant>>,
     pub permission_sets: Option<Vec<String>>,
     pub attributes: Option<BTreeMap<String, Value>>,
+    /// Seed 004: a workspace binding of the role covers sub-workspaces.
+    pub inherits_to_children: Option<bool>,
+    /// Seed 004: item types the role applies to and field restrictions.
+    pub items: Option<authz::ItemRestrictions>,
 }
 
 fn invalid(e: impl std::fmt::Display) -> AppError {
@@ -49,13 +53,7 @@ fn invalid(e: impl std::fmt::Display) -> AppError {
 }
 
 fn compile(records: &PolicyRecords) -> Result<Policy, AppError> {
-    Policy::new(
-        records.catalogue.clone(),
-        records.roles.clone(),
-        records.sets.clone(),
-        records.defaults.clone(),
-    )
-    .map_err(invalid)
+    records.build().map_err(invalid)
 }
 
 fn find_role<'a>(records: &'a PolicyRecords, key: &str) -> Result<&'a Role, AppError> {
@@ -124,6 +122,12 @@ fn apply(records: &PolicyRecords, role: &mut Role, input: &RoleInput) -> Result<
     if let Some(a) = &input.attributes {
         role.attributes = a.clone();
     }
+    if let Some(i) = input.inherits_to_children {
+        role.inherits_to_children = i;
+    }
+    if let Some(items) = &input.items {
+        role.items = items.clone();
+    }
     Ok(())
 }
 
@@ -188,6 +192,8 @@ pub fn role_view(role: &Role, policy: &Policy) -> Value {
         "module_policies": role.module_policies,
         "permission_sets": sets,
         "attributes": role.attributes,
+        "inherits_to_children": role.inherits_to_children,
+        "items": role.items,
     })
 }
 

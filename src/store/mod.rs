@@ -31,6 +31,7 @@ pub mod directories;
 mod error;
 pub mod groups;
 pub mod identifier_keys;
+pub mod item_types;
 pub mod mappings;
 pub mod migrations;
 pub mod notify;

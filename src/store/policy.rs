@@ -16,8 +16,9 @@ use super::schema::{
 use super::{DbConnection, StoreError};
 use crate::domain::OrgId;
 use crate::domain::authz::{
-    Grant, OrgDefaults, PermissionDef, PermissionKey, PermissionKind, PermissionSet, Policy,
-    Preset, ResourceId, Role, RoleId, RoleKey, SetId, VisibilityMode,
+    Grant, ItemType, OrgDefaults, PermissionDef, PermissionKey, PermissionKind, PermissionSet,
+    Policy, PolicyError, Preset, ResourceId, Role, RoleId, RoleKey, SetId, VisibilityMode,
+    WorkspaceId,
 };
 
 /// The records of one org, as the engine takes them.
@@ -26,11 +27,28 @@ pub struct PolicyRecords {
     pub roles: Vec<Role>,
     pub sets: Vec<PermissionSet>,
     pub defaults: OrgDefaults,
+    /// The org's item types (seed 004), which roles may name.
+    pub item_types: Vec<ItemType>,
+    /// Every workspace of the org with its parent (the workspace tree).
+    pub workspaces: Vec<(WorkspaceId, Option<WorkspaceId>)>,
 }
 
 impl PolicyRecords {
+    /// Validate and compile a copy (the service checks an edit with this
+    /// before writing it).
+    pub fn build(&self) -> Result<Policy, PolicyError> {
+        Policy::new(
+            self.catalogue.clone(),
+            self.roles.clone(),
+            self.sets.clone(),
+            self.defaults.clone(),
+        )?
+        .with_workspaces(self.workspaces.iter().map(|(w, p)| (w, p.as_ref())))?
+        .with_item_types(self.item_types.clone())
+    }
+
     pub fn compile(self) -> Result<Policy, StoreError> {
-        Policy::new(self.catalogue, self.roles, self.sets, self.defaults)
+        self.build()
             .map_err(|e| StoreError::Corrupt(format!("stored policy does not compile: {e}")))
     }
 }
@@ -144,6 +162,8 @@ struct RoleRow {
     anonymized: bool,
     owner: bool,
     attributes: String,
+    inherits_to_children: bool,
+    item_restrictions: String,
 }
 
 /// Insert a role with its grants and attached sets.
@@ -166,6 +186,8 @@ pub fn insert_role(
             roles::anonymized.eq(role.anonymized),
             roles::owner.eq(role.owner),
             roles::attributes.eq(serde_json::to_string(&role.attributes)?),
+            roles::inherits_to_children.eq(role.inherits_to_children),
+            roles::item_restrictions.eq(serde_json::to_string(&role.items)?),
             roles::created_at.eq(now),
             roles::updated_at.eq(now),
         ))
@@ -228,6 +250,8 @@ pub fn update_role(
         roles::visibility.eq(visibility_text(role.visibility)),
         roles::anonymized.eq(role.anonymized),
         roles::attributes.eq(serde_json::to_string(&role.attributes)?),
+        roles::inherits_to_children.eq(role.inherits_to_children),
+        roles::item_restrictions.eq(serde_json::to_string(&role.items)?),
         roles::updated_at.eq(now),
     ))
     .execute(conn)?;
@@ -449,6 +473,8 @@ pub fn load(conn: &mut DbConnection, org: &OrgId) -> Result<PolicyRecords, Store
             owner: r.owner,
             permission_sets: role_sets.remove(&r.id).unwrap_or_default(),
             attributes: serde_json::from_str(&r.attributes)?,
+            inherits_to_children: r.inherits_to_children,
+            items: serde_json::from_str(&r.item_restrictions)?,
         });
     }
 
@@ -497,10 +523,22 @@ pub fn load(conn: &mut DbConnection, org: &OrgId) -> Result<PolicyRecords, Store
             .map(|p| PermissionKey::parse(p).map_err(corrupt))
             .collect::<Result<_, _>>()?,
     };
+    let item_types = super::item_types::list(conn, org)?;
+    let workspaces = super::workspaces::list(conn, org)?
+        .into_iter()
+        .map(|w| {
+            (
+                WorkspaceId::new(w.id.as_str()),
+                w.parent_id.map(|p| WorkspaceId::new(p.as_str())),
+            )
+        })
+        .collect();
     Ok(PolicyRecords {
         catalogue,
         roles: roles_out,
         sets,
         defaults,
+        item_types,
+        workspaces,
     })
 }

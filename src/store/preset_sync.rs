@@ -35,7 +35,7 @@ use super::schema::{org_preset_sync, permissions};
 use super::{DbConnection, StoreError, orgs, policy, write_tx};
 use crate::domain::OrgId;
 use crate::domain::audit::Actor;
-use crate::domain::authz::{Policy, Preset, PresetChange, Role, RoleId, plan_sync};
+use crate::domain::authz::{Preset, PresetChange, Role, RoleId, plan_sync};
 
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -239,7 +239,7 @@ fn sync_org(
                     // Presets ship no permission sets (sets belong to the
                     // org's applications), so there is nothing to map.
                     permission_sets: Vec::new(),
-                    ..role
+                    ..*role
                 };
                 policy::insert_role(conn, org, &stored, now)?;
                 events.push(event(
@@ -265,7 +265,7 @@ fn sync_org(
                     Some(with_preset(preset, serde_json::to_value(&after)?)),
                 ));
                 if let Some(slot) = records.roles.iter_mut().find(|r| r.id == after.id) {
-                    *slot = after;
+                    *slot = *after;
                 }
             }
             PresetChange::RoleKeyTaken { key, custom } => {
@@ -286,13 +286,9 @@ fn sync_org(
             }
         }
     }
-    Policy::new(
-        records.catalogue,
-        records.roles,
-        records.sets,
-        records.defaults,
-    )
-    .map_err(|e| SyncError::WouldNotCompile(e.to_string()))?;
+    records
+        .build()
+        .map_err(|e| SyncError::WouldNotCompile(e.to_string()))?;
     if applied > 0 {
         orgs::bump_policy_version(conn, org)?;
     }

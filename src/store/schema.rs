@@ -20,6 +20,18 @@ diesel::table! {
         slug -> Text,
         name -> Text,
         created_at -> Timestamp,
+        parent_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    item_types (org_id, key) {
+        org_id -> Text,
+        key -> Text,
+        name -> Text,
+        fields -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -164,6 +176,8 @@ diesel::table! {
         attributes -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        inherits_to_children -> Bool,
+        item_restrictions -> Text,
     }
 }
 
@@ -283,6 +297,7 @@ diesel::joinable!(user_workspaces -> workspaces (workspace_id));
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     workspaces,
+    item_types,
     scim_directories,
     identities,
     audit_events,

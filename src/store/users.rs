@@ -388,9 +388,10 @@ pub fn list(conn: &mut DbConnection, org: &OrgId, q: &UserQuery) -> Result<Vec<U
 pub struct Held<'a> {
     /// Role ids; a binding to any of them counts.
     pub roles: &'a [&'a str],
-    /// Only bindings on this workspace (workspace-scoped) count; `None`:
+    /// Only bindings on these workspaces (workspace-scoped) count — a
+    /// workspace and its ancestors, whose bindings may be inherited; `None`:
     /// bindings at any scope.
-    pub workspace: Option<&'a str>,
+    pub workspaces: Option<&'a [&'a str]>,
 }
 
 /// Users of the org holding a binding `held` describes — their own or one
@@ -404,8 +405,8 @@ pub fn holding(
     use super::schema::{bindings, group_members};
     // A bound flag rather than a boxed subquery: the multi-backend cannot
     // box a subquery, and this keeps one statement for both cases.
-    let any_scope = held.workspace.is_none();
-    let workspace = held.workspace.unwrap_or_default();
+    let any_scope = held.workspaces.is_none();
+    let workspaces = held.workspaces.unwrap_or_default();
     let bound = || {
         bindings::table
             .filter(bindings::org_id.eq(org.as_str()))
@@ -415,7 +416,7 @@ pub fn holding(
                     .into_sql::<diesel::sql_types::Bool>()
                     .or(bindings::scope_kind
                         .eq("workspace")
-                        .and(bindings::workspace_id.eq(workspace))),
+                        .and(bindings::workspace_id.eq_any(workspaces))),
             )
     };
     let direct = bound()

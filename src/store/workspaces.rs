@@ -1,4 +1,6 @@
-//! Workspaces: named partitions of an org's data that roles restrict access to.
+//! Workspaces: named partitions of an org's data that roles restrict access
+//! to, arranged in a tree (seed 004 sub-workspaces; the rules of the tree
+//! live in `domain::authz::tree`, checked by the service).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -15,6 +17,7 @@ struct WorkspaceRow {
     slug: String,
     name: String,
     created_at: NaiveDateTime,
+    parent_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -24,6 +27,8 @@ pub struct Workspace {
     pub slug: String,
     pub name: String,
     pub created_at: NaiveDateTime,
+    /// The parent workspace, for a sub-workspace.
+    pub parent_id: Option<WorkspaceId>,
 }
 
 impl From<WorkspaceRow> for Workspace {
@@ -34,6 +39,7 @@ impl From<WorkspaceRow> for Workspace {
             slug: r.slug,
             name: r.name,
             created_at: r.created_at,
+            parent_id: r.parent_id.map(WorkspaceId::from_trusted),
         }
     }
 }
@@ -43,6 +49,7 @@ pub fn insert(
     org: &OrgId,
     slug: &str,
     name: &str,
+    parent: Option<&WorkspaceId>,
     now: NaiveDateTime,
 ) -> Result<Workspace, StoreError> {
     let row = WorkspaceRow {
@@ -51,6 +58,7 @@ pub fn insert(
         slug: slug.to_owned(),
         name: name.to_owned(),
         created_at: now,
+        parent_id: parent.map(|p| p.as_str().to_owned()),
     };
     diesel::insert_into(workspaces::table)
         .values(&row)
@@ -89,4 +97,29 @@ pub fn by_ref(conn: &mut DbConnection, org: &OrgId, key: &str) -> Result<Workspa
             .into()),
         Err(_) => by_slug(conn, org, key),
     }
+}
+
+/// Rename a workspace and/or move it under another parent (`None` makes it
+/// top-level). The caller has checked the tree rules.
+pub fn update(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &WorkspaceId,
+    name: &str,
+    parent: Option<&WorkspaceId>,
+) -> Result<(), StoreError> {
+    let n = diesel::update(
+        workspaces::table
+            .filter(workspaces::org_id.eq(org.as_str()))
+            .filter(workspaces::id.eq(id.as_str())),
+    )
+    .set((
+        workspaces::name.eq(name),
+        workspaces::parent_id.eq(parent.map(WorkspaceId::as_str)),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }

@@ -552,6 +552,8 @@ impl Fixture {
             "id" if path.contains("/api-keys/") => self.key_id.clone(),
             "id" => self.user.clone(),
             "workspace" => "ws".into(),
+            "user" => self.user.clone(),
+            "type" => "task".into(),
             "role" => "member".into(),
             "list" => "manager".into(),
             "set" => self.set.clone(),
@@ -770,7 +772,7 @@ async fn every_operation_declares_and_enforces_its_permission(backend: Backend) 
             }
         }
     }
-    assert!(walked >= 51, "walked only {walked} operations");
+    assert!(walked >= 56, "walked only {walked} operations");
 }
 
 crate::http_suite!(

@@ -20,3 +20,4 @@ mod seed_rules;
 mod shutdown;
 mod store_conformance;
 mod store_resilience;
+mod workspace_tree;

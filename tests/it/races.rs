@@ -245,7 +245,62 @@ async fn no_precondition_means_no_412(backend: Backend) {
     assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
 }
 
+/// Two workspaces moved under each other at the same instant: exactly one
+/// move wins, and the tree never holds a cycle (moves take the org lock and
+/// re-read the tree under it).
+async fn crossing_workspace_moves_never_make_a_cycle(backend: Backend) {
+    let app = Arc::new(TestApp::spawn(backend).await);
+    let key = app.org_with_preset("tree", "workspace-roles");
+    for round in 0..12 {
+        let (x, y) = (format!("x{round}"), format!("y{round}"));
+        for slug in [&x, &y] {
+            let r = app
+                .post("/api/v1/orgs/tree/workspaces", &key, json!({"slug": slug}))
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        }
+        let patch = |w: &str, parent: &str| {
+            (
+                Method::PATCH,
+                format!("/api/v1/orgs/tree/workspaces/{w}"),
+                key.clone(),
+                Some(json!({"parent": parent})),
+                false,
+            )
+        };
+        let replies = together(&app, vec![patch(&x, &y), patch(&y, &x)]).await;
+        let won = replies
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .count();
+        for r in &replies {
+            assert!(
+                r.status == StatusCode::OK || r.status == StatusCode::CONFLICT,
+                "round {round}: {} {}",
+                r.status,
+                r.text
+            );
+        }
+        let texts: Vec<&str> = replies.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(won, 1, "round {round}: {texts:?}");
+        let list = app.get("/api/v1/orgs/tree/workspaces", &key).await.body;
+        let parent_of = |slug: &str| {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .find(|w| w["slug"] == slug)
+                .unwrap()["parent"]
+                .clone()
+        };
+        assert!(
+            parent_of(&x).is_null() || parent_of(&y).is_null(),
+            "round {round}: {x} and {y} are each other's parent"
+        );
+    }
+}
+
 crate::http_suite!(
+    crossing_workspace_moves_never_make_a_cycle,
     the_last_owner_cannot_be_raced_away,
     parallel_identical_group_patches_all_succeed,
     no_precondition_means_no_412,

@@ -70,7 +70,11 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::catalogue::{Lifts, ScopeKind};
-use super::ids::{BindingId, OverrideId, PermissionKey, ResourceType, RoleKey, SetId, WorkspaceId};
+use super::ids::{
+    BindingId, FieldKey, ItemTypeKey, OverrideId, PermissionKey, ResourceType, RoleKey, SetId,
+    WorkspaceId,
+};
+use super::items::FieldAccess;
 use super::policy::{APPLICATION, CompiledKind, CompiledRule, PermIdx, Policy};
 use super::role::{Grant, Role, VisibilityMode};
 use super::subject::{
@@ -194,6 +198,8 @@ pub enum CheckError {
         binding: BindingId,
         role: super::ids::RoleId,
     },
+    #[error("item type {0} is not defined in this organization")]
+    UnknownItemType(ItemTypeKey),
     #[error("the query assigns role {0}, which does not exist")]
     UnknownAssignedRole(RoleKey),
     #[error("the user is in permission set {0}, which does not exist")]
@@ -227,11 +233,17 @@ pub fn check(policy: &Policy, subject: &Subject, query: &Query) -> Result<Decisi
         )),
         None => None,
     };
+    if let Some(t) = &query.item_type
+        && policy.item_type(t.as_str()).is_none()
+    {
+        return Err(CheckError::UnknownItemType(t.clone()));
+    }
     if subject.status != UserStatus::Active {
         return Ok(status_denial(subject.status));
     }
     let mut ctx = Ctx::resolve(policy, subject, &query.relations, workspace, resource)?;
     ctx.assigned = assigned;
+    ctx.item_type = query.item_type.as_ref();
     Ok(ctx.decide(p))
 }
 
@@ -253,6 +265,141 @@ pub fn effective_permissions(
         out.push((def.key.clone(), check(policy, subject, &query)?));
     }
     Ok(out)
+}
+
+/// Whether the user sees `workspace`, with the reason (step 1 of every
+/// workspace question; inactive users see nothing).
+pub fn workspace_visible(
+    policy: &Policy,
+    subject: &Subject,
+    workspace: &WorkspaceId,
+) -> Result<(bool, Reason), CheckError> {
+    if subject.status != UserStatus::Active {
+        return Ok((false, status_denial(subject.status).reasons.remove(0)));
+    }
+    let ctx = Ctx::resolve(policy, subject, &NO_RELATIONS, Some(workspace), None)?;
+    Ok(ctx.workspace_visibility(workspace))
+}
+
+/// One field's answer in [`field_access`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldAnswer {
+    pub field: FieldKey,
+    pub access: FieldAccess,
+    pub reasons: Vec<Reason>,
+}
+
+/// Seed 004 "hiding fields or making them read-only": for every field of
+/// `item_type`, what the user may do with it in `workspace` (org-wide
+/// without one). The roles that count are those bound in a scope covering
+/// the point (sub-workspace inheritance included), applying to the item
+/// type and allowing something below the org (roles that give no item
+/// access say nothing about fields); among them the most permissive answer wins, as grants do (a role
+/// adds access, it never takes away what another role gives). A hidden
+/// workspace, an inactive user or no applicable role hides every field.
+/// The product enforces the answer.
+pub fn field_access(
+    policy: &Policy,
+    subject: &Subject,
+    workspace: Option<&WorkspaceId>,
+    item_type: &ItemTypeKey,
+) -> Result<Vec<FieldAnswer>, CheckError> {
+    let t = policy
+        .item_type(item_type.as_str())
+        .ok_or_else(|| CheckError::UnknownItemType(item_type.clone()))?;
+    let all_hidden = |reason: Reason| {
+        t.fields
+            .iter()
+            .map(|f| FieldAnswer {
+                field: f.key.clone(),
+                access: FieldAccess::Hidden,
+                reasons: vec![reason.clone()],
+            })
+            .collect()
+    };
+    if subject.status != UserStatus::Active {
+        let reason = status_denial(subject.status).reasons.remove(0);
+        return Ok(all_hidden(reason));
+    }
+    let mut ctx = Ctx::resolve(policy, subject, &NO_RELATIONS, workspace, None)?;
+    ctx.item_type = Some(item_type);
+    let at = workspace.map_or(At::Org, At::Workspace);
+    if let Some(w) = workspace {
+        let (visible, reason) = ctx.workspace_visibility(w);
+        if !visible {
+            return Ok(all_hidden(reason));
+        }
+    }
+    let mut roles: Vec<(u32, &Binding)> = ctx
+        .bindings
+        .iter()
+        .filter(|(role, b)| {
+            ctx.binding_covers(*role, b, at)
+                && ctx.role_fits_item_type(*role)
+                && ctx.role_gives_item_access(*role)
+        })
+        .copied()
+        .collect();
+    roles.sort_by(|(ra, a), (rb, b)| (&a.id, ctx.role_key(*ra)).cmp(&(&b.id, ctx.role_key(*rb))));
+    if roles.is_empty() {
+        let mut reasons = vec![Reason::new(
+            Step::NoGrant,
+            Effect::Deny,
+            format!("no role of the user in {at} applies to item type {item_type}"),
+        )];
+        ctx.note_item_type_limits(at, &mut reasons);
+        return Ok(t
+            .fields
+            .iter()
+            .map(|f| FieldAnswer {
+                field: f.key.clone(),
+                access: FieldAccess::Hidden,
+                reasons: reasons.clone(),
+            })
+            .collect());
+    }
+    Ok(t
+        .fields
+        .iter()
+        .map(|f| {
+            let (role, binding, access) = roles
+                .iter()
+                .map(|&(role, b)| {
+                    let record = &policy.roles[role as usize].record;
+                    (role, b, record.items.field(item_type, &f.key))
+                })
+                .max_by_key(|(_, _, access)| *access)
+                .expect("at least one role applies");
+            let record = &policy.roles[role as usize].record;
+            let message = match access {
+                FieldAccess::Writable => format!(
+                    "role {} (binding {}) leaves field {} of {item_type} writable in {at}",
+                    record.key, binding.id, f.key
+                ),
+                restricted => format!(
+                    "role {} (binding {}) makes field {} of {item_type} {} in {at}, and no other role of the user gives more",
+                    record.key,
+                    binding.id,
+                    f.key,
+                    restricted.as_str()
+                ),
+            };
+            let effect = if access == FieldAccess::Hidden {
+                Effect::Deny
+            } else {
+                Effect::Allow
+            };
+            let mut reason = Reason::new(Step::Role, effect, message);
+            reason.binding = Some(binding.id.clone());
+            reason.role = Some(record.key.clone());
+            reason.workspace = workspace.cloned();
+            FieldAnswer {
+                field: f.key.clone(),
+                access,
+                reasons: vec![reason],
+            }
+        })
+        .collect())
 }
 
 /// Which workspaces a user sees.
@@ -467,8 +614,9 @@ enum At<'a> {
     Resource(&'a ResourceRef),
 }
 
-impl At<'_> {
-    /// Whether a binding/override with `scope` applies here.
+impl<'a> At<'a> {
+    /// Whether an individual override with `scope` applies here (bindings go
+    /// through [`Ctx::binding_covers`], which adds sub-workspace inheritance).
     fn covered_by(self, scope: &BindingScope) -> bool {
         match (scope, self) {
             (BindingScope::Org, _) => true,
@@ -480,6 +628,15 @@ impl At<'_> {
                 r.resource_type == *resource_type && r.id == *id
             }
             _ => false,
+        }
+    }
+
+    /// The workspace this point lies in, if any.
+    fn workspace(self) -> Option<&'a WorkspaceId> {
+        match self {
+            At::Org => None,
+            At::Workspace(w) => Some(w),
+            At::Resource(r) => r.workspace.as_ref(),
         }
     }
 
@@ -565,6 +722,8 @@ struct Ctx<'a> {
     granting: bool,
     /// The role the query assigns and whether it is held now.
     assigned: Option<(&'a Role, bool)>,
+    /// The item type the query is about.
+    item_type: Option<&'a ItemTypeKey>,
     workspace: Option<&'a WorkspaceId>,
     resource: Option<&'a ResourceRef>,
 }
@@ -615,6 +774,7 @@ impl<'a> Ctx<'a> {
             relations,
             granting: false,
             assigned: None,
+            item_type: None,
             workspace,
             resource,
         })
@@ -641,8 +801,85 @@ impl<'a> Ctx<'a> {
                 };
             }
         }
-        let allowed = self.eval(p, self.at_for(p), &mut reasons);
+        let at = self.at_for(p);
+        let allowed = self.eval(p, at, &mut reasons);
+        if !allowed {
+            self.note_item_type_limits(at, &mut reasons);
+        }
         Decision { allowed, reasons }
+    }
+
+    /// Why roles covering `at` did not count for the query's item type.
+    fn note_item_type_limits(&self, at: At<'a>, out: &mut Vec<Reason>) {
+        let Some(t) = self.item_type else { return };
+        for &(role, binding) in &self.bindings {
+            let record = &self.policy.roles[role as usize].record;
+            if self.binding_covers(role, binding, at) && !record.items.allows_type(t) {
+                let allowed: Vec<&str> = record
+                    .items
+                    .item_types
+                    .iter()
+                    .flatten()
+                    .map(ItemTypeKey::as_str)
+                    .collect();
+                let mut reason = Reason::new(
+                    Step::Role,
+                    Effect::Note,
+                    format!(
+                        "role {} (binding {}) is limited to item types [{}]; {t} is not among them, so it grants nothing on this item",
+                        record.key,
+                        binding.id,
+                        allowed.join(", ")
+                    ),
+                );
+                reason.binding = Some(binding.id.clone());
+                reason.role = Some(record.key.clone());
+                out.push(reason);
+            }
+        }
+    }
+
+    // ---- bindings and the workspace tree --------------------------------
+
+    /// Whether `binding` (of role `role`) applies at `at`: its scope covers
+    /// the point, or — for a workspace binding whose role inherits to
+    /// children — the point lies in a sub-workspace of the bound one.
+    fn binding_covers(&self, role: u32, binding: &Binding, at: At<'a>) -> bool {
+        if at.covered_by(&binding.scope) {
+            return true;
+        }
+        match (&binding.scope, at.workspace()) {
+            (BindingScope::Workspace { workspace }, Some(w)) => {
+                self.policy.roles[role as usize].record.inherits_to_children
+                    && self.policy.tree.is_below(w, workspace)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `binding` is the user's binding exactly at `at` (an inherited
+    /// workspace binding counts in the sub-workspace it reaches).
+    fn binding_exactly(&self, role: u32, binding: &Binding, at: At<'a>) -> bool {
+        at.is_exactly(&binding.scope)
+            || (matches!(at, At::Workspace(_)) && self.binding_covers(role, binding, at))
+    }
+
+    /// Whether a role allows anything below the org (a workspace- or
+    /// resource-scoped permission): only such roles give access to items,
+    /// so only they answer for fields. An org role like "User" that grants
+    /// nothing in workspaces leaves the fields to the workspace roles.
+    fn role_gives_item_access(&self, role: u32) -> bool {
+        let compiled = &self.policy.roles[role as usize];
+        compiled.cells.iter().enumerate().any(|(p, cell)| {
+            *cell == Some(Grant::Allow)
+                && self.policy.perm(p as PermIdx).def.scope != ScopeKind::Org
+        })
+    }
+
+    /// Whether a role counts for the query's item type.
+    fn role_fits_item_type(&self, role: u32) -> bool {
+        self.item_type
+            .is_none_or(|t| self.policy.roles[role as usize].record.items.allows_type(t))
     }
 
     fn at_for(&self, p: PermIdx) -> At<'a> {
@@ -691,14 +928,31 @@ impl<'a> Ctx<'a> {
         best
     }
 
+    /// Whether the user's workspace list names `workspace` or one of its
+    /// ancestors (a list entry makes the sub-workspaces visible too).
     fn assigned(&self, workspace: &WorkspaceId) -> bool {
-        matches!(&self.subject.workspaces.list, WorkspaceList::Only(list) if list.contains(workspace))
+        match &self.subject.workspaces.list {
+            WorkspaceList::Only(list) => {
+                list.contains(workspace)
+                    || self
+                        .policy
+                        .tree
+                        .ancestors(workspace)
+                        .any(|a| list.contains(a))
+            }
+            WorkspaceList::All => false,
+        }
     }
 
+    /// The user's workspace binding that reaches `workspace` (bound there, or
+    /// inherited from an ancestor), lowest binding id first.
     fn workspace_binding(&self, workspace: &WorkspaceId) -> Option<(u32, &'a Binding)> {
         self.bindings
             .iter()
-            .filter(|(_, b)| matches!(&b.scope, BindingScope::Workspace { workspace: w } if w == workspace))
+            .filter(|(role, b)| {
+                matches!(b.scope, BindingScope::Workspace { .. })
+                    && self.binding_covers(*role, b, At::Workspace(workspace))
+            })
             .min_by(|(ra, a), (rb, b)| {
                 (&a.id, self.role_key(*ra)).cmp(&(&b.id, self.role_key(*rb)))
             })
@@ -945,7 +1199,7 @@ impl<'a> Ctx<'a> {
             {
                 return Some(Source::Individual(individual));
             }
-            let answer = self.role_answer_where(o, at, |b| at.is_exactly(&b.scope));
+            let answer = self.role_answer_where(o, at, |role, b| self.binding_exactly(role, b, at));
             return if answer.deny.is_some() {
                 None
             } else {
@@ -977,7 +1231,7 @@ impl<'a> Ctx<'a> {
         }
         let mut found: Option<Source<'a>> = None;
         for &(role, binding) in &self.bindings {
-            if at.covered_by(&binding.scope)
+            if self.binding_covers(role, binding, at)
                 && self.policy.roles[role as usize].cells[d as usize] == Some(Grant::Deny)
             {
                 let candidate = Source::Role {
@@ -1006,7 +1260,7 @@ impl<'a> Ctx<'a> {
 
     /// Step 5 for one permission: what roles and sets say.
     fn role_answer(&self, p: PermIdx, at: At<'a>) -> Answer<'a> {
-        self.role_answer_where(p, at, |_| true)
+        self.role_answer_where(p, at, |_, _| true)
     }
 
     /// [`Self::role_answer`] over the bindings `keep` accepts.
@@ -1014,7 +1268,7 @@ impl<'a> Ctx<'a> {
         &self,
         p: PermIdx,
         at: At<'a>,
-        keep: impl Fn(&Binding) -> bool,
+        keep: impl Fn(u32, &Binding) -> bool,
     ) -> Answer<'a> {
         let perm = self.policy.perm(p);
         let set_eligible = matches!(at, At::Resource(r) if r.resource_type.as_str() == APPLICATION)
@@ -1031,7 +1285,10 @@ impl<'a> Ctx<'a> {
         };
         let mut answer = Answer::default();
         for &(role_idx, binding) in &self.bindings {
-            if !at.covered_by(&binding.scope) || !keep(binding) {
+            if !self.binding_covers(role_idx, binding, at)
+                || !keep(role_idx, binding)
+                || !self.role_fits_item_type(role_idx)
+            {
                 continue;
             }
             let role = &self.policy.roles[role_idx as usize];
@@ -1126,7 +1383,7 @@ impl<'a> Ctx<'a> {
     fn binding_exactly_at(&self, at: At<'a>) -> Option<&'a Binding> {
         self.bindings
             .iter()
-            .filter(|(_, b)| at.is_exactly(&b.scope))
+            .filter(|(role, b)| self.binding_exactly(*role, b, at))
             .map(|(_, b)| *b)
             .min_by(|a, b| a.id.cmp(&b.id))
     }

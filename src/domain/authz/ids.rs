@@ -126,6 +126,15 @@ string_id!(
     GroupId
 );
 string_id!(
+    /// Key of an item type of the organisation (seed 004), e.g. `task`;
+    /// validated by the service (a [`Slug`](crate::domain::Slug)).
+    ItemTypeKey
+);
+string_id!(
+    /// Key of a field of an item type, e.g. `due_date`.
+    FieldKey
+);
+string_id!(
     /// Identifier of a group-mapping record (see [`resolve_org_role`](super::resolve_org_role)).
     MappingId
 );

@@ -30,7 +30,7 @@ use super::grant::{APP_BUILD, can_edit_set};
 use super::ids::{ResourceId, ResourceType, RoleId, WorkspaceId};
 use super::policy::{APPLICATION, Policy};
 use super::role::{PermissionSet, Role};
-use super::subject::{BindingScope, Query, Subject, UserStatus};
+use super::subject::{Binding, BindingScope, Query, Subject, UserStatus};
 
 /// The role attribute naming the RACI selection lists its holders are on.
 pub const SELECTION_LISTS: &str = "selection_lists";
@@ -188,8 +188,27 @@ pub fn roles_on_list(policy: &Policy, list: SelectionList) -> Vec<RoleId> {
         .collect()
 }
 
+/// Whether `binding` puts its holder on `list` in `workspace`: bound on
+/// that workspace, or on an ancestor to a role that inherits to children,
+/// with a role that names the list.
+pub fn puts_on_list(
+    policy: &Policy,
+    binding: &Binding,
+    workspace: &WorkspaceId,
+    list: SelectionList,
+) -> bool {
+    let BindingScope::Workspace { workspace: bound } = &binding.scope else {
+        return false;
+    };
+    policy.role(binding.role.as_str()).is_some_and(|r| {
+        role_on_list(r, list)
+            && (bound == workspace
+                || (r.inherits_to_children && policy.tree().is_below(workspace, bound)))
+    })
+}
+
 /// Whether the user is on `list` in `workspace`: active and holding a
-/// binding on that workspace to a role that puts them on the list.
+/// binding that [`puts_on_list`].
 pub fn on_selection_list(
     policy: &Policy,
     subject: &Subject,
@@ -197,10 +216,8 @@ pub fn on_selection_list(
     list: SelectionList,
 ) -> bool {
     subject.status == UserStatus::Active
-        && subject.bindings.iter().any(|b| {
-            matches!(&b.scope, BindingScope::Workspace { workspace: w } if w == workspace)
-                && policy
-                    .role(b.role.as_str())
-                    .is_some_and(|r| role_on_list(r, list))
-        })
+        && subject
+            .bindings
+            .iter()
+            .any(|b| puts_on_list(policy, b, workspace, list))
 }

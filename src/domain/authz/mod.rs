@@ -23,18 +23,22 @@
 //! - [`sources`]: where a user's org-level role comes from
 //!   (admin, invite, SCIM groups and roles, SSO claims, default) and what an
 //!   SSO-default user's own workspace pick sets.
+//! - [`tree`]: the workspace tree (sub-workspaces, depth limit, no cycles).
+//! - [`items`]: item types, their fields and roles' limits on them (seed 004).
 //! - [`presets`]: the five built-in presets, as embedded TOML.
 
 pub mod catalogue;
 pub mod engine;
 pub mod grant;
 pub mod ids;
+pub mod items;
 pub mod lists;
 pub mod policy;
 pub mod presets;
 pub mod role;
 pub mod sources;
 pub mod subject;
+pub mod tree;
 
 #[cfg(test)]
 mod tests;
@@ -44,20 +48,21 @@ pub use catalogue::{
     ScopeKind, gate, gateway_catalogue,
 };
 pub use engine::{
-    CheckError, Decision, Effect, Reason, Step, WorkspaceVisibility, check, effective_permissions,
-    is_anonymized, visible_workspaces,
+    CheckError, Decision, Effect, FieldAnswer, Reason, Step, WorkspaceVisibility, check,
+    effective_permissions, field_access, is_anonymized, visible_workspaces, workspace_visible,
 };
 pub use grant::{
     APP_BUILD, GrantError, can_act_for, can_attach_set_to_role, can_edit_set, can_grant_permission,
     can_grant_role, can_grant_set, can_grant_workspaces,
 };
 pub use ids::{
-    BindingId, GroupId, KeyError, MappingId, OverrideId, PermissionKey, ResourceId, ResourceType,
-    RoleId, RoleKey, SetId, UserId, WorkspaceId,
+    BindingId, FieldKey, GroupId, ItemTypeKey, KeyError, MappingId, OverrideId, PermissionKey,
+    ResourceId, ResourceType, RoleId, RoleKey, SetId, UserId, WorkspaceId,
 };
+pub use items::{FieldAccess, FieldDef, ItemRestrictions, ItemType};
 pub use lists::{
     SELECTION_LISTS, SelectionList, SetSearch, builds_some_application, find_sets,
-    on_selection_list, role_on_list, roles_on_list,
+    on_selection_list, puts_on_list, role_on_list, roles_on_list,
 };
 pub use policy::{APPLICATION, Policy, PolicyError};
 pub use presets::{Preset, PresetChange, PresetError, plan_sync};
@@ -74,3 +79,4 @@ pub use subject::{
     Assignment, Binding, BindingScope, BindingSource, IndividualOverride, Principal, Query,
     ResourceRef, Subject, UserStatus, WorkspaceAccess, WorkspaceList,
 };
+pub use tree::{MAX_DEPTH, TreeError, WorkspaceTree};

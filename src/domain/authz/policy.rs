@@ -12,8 +12,10 @@ use std::collections::{HashMap, HashSet};
 use thiserror::Error;
 
 use super::catalogue::{Lifts, PermissionDef, PermissionKind, Rule, ScopeKind};
-use super::ids::{PermissionKey, RoleId, RoleKey, SetId};
+use super::ids::{FieldKey, ItemTypeKey, PermissionKey, RoleId, RoleKey, SetId, WorkspaceId};
+use super::items::ItemType;
 use super::role::{Grant, OrgDefaults, PermissionSet, Role};
+use super::tree::{TreeError, WorkspaceTree};
 
 /// Resource type whose resources permission sets are bound to (seed 002).
 pub const APPLICATION: &str = "application";
@@ -80,6 +82,23 @@ pub enum PolicyError {
     UnknownSet { role: RoleKey, set: SetId },
     #[error("permission set id {0} appears twice")]
     DuplicateSet(SetId),
+    #[error("item type {0} appears twice")]
+    DuplicateItemType(ItemTypeKey),
+    #[error("role {role} names item type {item_type}, which this organization does not define")]
+    UnknownItemType {
+        role: RoleKey,
+        item_type: ItemTypeKey,
+    },
+    #[error(
+        "role {role} restricts field {field} of item type {item_type}, which has no such field"
+    )]
+    UnknownField {
+        role: RoleKey,
+        item_type: ItemTypeKey,
+        field: FieldKey,
+    },
+    #[error("the workspace tree is invalid: {0}")]
+    Tree(#[from] TreeError),
     #[error(
         "permission set {set} lists {permission}; sets may only hold permissions scoped resource:application"
     )]
@@ -151,6 +170,8 @@ pub struct Policy {
     pub(crate) set_index: HashMap<SetId, u32>,
     pub(crate) defaults: Vec<bool>,
     pub(crate) defaults_record: OrgDefaults,
+    pub(crate) tree: WorkspaceTree,
+    pub(crate) item_types: std::collections::BTreeMap<ItemTypeKey, ItemType>,
 }
 
 impl Policy {
@@ -362,7 +383,69 @@ impl Policy {
             set_index,
             defaults: default_cells,
             defaults_record: defaults,
+            tree: WorkspaceTree::default(),
+            item_types: std::collections::BTreeMap::new(),
         })
+    }
+
+    /// This policy with the org's workspace tree (`(workspace, parent)`
+    /// pairs), validated: sub-workspaces inherit bindings and list entries.
+    pub fn with_workspaces<'a>(
+        mut self,
+        workspaces: impl IntoIterator<Item = (&'a WorkspaceId, Option<&'a WorkspaceId>)>,
+    ) -> Result<Self, PolicyError> {
+        self.tree = WorkspaceTree::new(workspaces)?;
+        Ok(self)
+    }
+
+    /// This policy with the org's item types; every role's item-type list
+    /// and field rule must name a defined type and field.
+    pub fn with_item_types(mut self, types: Vec<ItemType>) -> Result<Self, PolicyError> {
+        let mut map = std::collections::BTreeMap::new();
+        for t in types {
+            if map.contains_key(&t.key) {
+                return Err(PolicyError::DuplicateItemType(t.key));
+            }
+            map.insert(t.key.clone(), t);
+        }
+        for role in self.roles() {
+            let listed = role.items.item_types.iter().flatten();
+            for t in listed.chain(role.items.fields.keys()) {
+                if !map.contains_key(t) {
+                    return Err(PolicyError::UnknownItemType {
+                        role: role.key.clone(),
+                        item_type: t.clone(),
+                    });
+                }
+            }
+            for (t, fields) in &role.items.fields {
+                for field in fields.keys() {
+                    if !map[t].has_field(field.as_str()) {
+                        return Err(PolicyError::UnknownField {
+                            role: role.key.clone(),
+                            item_type: t.clone(),
+                            field: field.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        self.item_types = map;
+        Ok(self)
+    }
+
+    /// The org's workspace tree.
+    pub fn tree(&self) -> &WorkspaceTree {
+        &self.tree
+    }
+
+    /// The org's item types, by key.
+    pub fn item_types(&self) -> impl ExactSizeIterator<Item = &ItemType> {
+        self.item_types.values()
+    }
+
+    pub fn item_type(&self, key: &str) -> Option<&ItemType> {
+        self.item_types.get(key)
     }
 
     /// The catalogue, in its original order.

@@ -63,6 +63,7 @@ use thiserror::Error;
 
 use super::catalogue::{ACCESS_READER, PermissionDef, ScopeKind, gate, gateway_catalogue};
 use super::ids::{PermissionKey, RoleId, RoleKey, SetId};
+use super::items::ItemRestrictions;
 use super::policy::{Policy, PolicyError};
 use super::role::{Grant, OrgDefaults, PermissionSet, Role, VisibilityMode};
 
@@ -194,6 +195,8 @@ impl Preset {
                 owner: role.owner,
                 permission_sets: role.sets,
                 attributes: role.attributes,
+                inherits_to_children: role.inherits_to_children,
+                items: ItemRestrictions::default(),
             });
         }
 
@@ -221,6 +224,8 @@ impl Preset {
                 owner: false,
                 permission_sets: Vec::new(),
                 attributes: BTreeMap::new(),
+                inherits_to_children: true,
+                items: ItemRestrictions::default(),
             });
         }
 
@@ -296,10 +301,10 @@ pub enum PresetChange {
     },
     /// A built-in role the org lacks; its id is the preset key (the store
     /// gives it a fresh one).
-    AddRole(Role),
+    AddRole(Box<Role>),
     /// A built-in role whose text changed; `after` keeps the org's id,
     /// owner flag and attached permission sets.
-    UpdateRole { before: Role, after: Role },
+    UpdateRole { before: Box<Role>, after: Box<Role> },
     /// A custom role already uses the key of a preset role: nothing is
     /// changed, the conflict is reported.
     RoleKeyTaken { key: RoleKey, custom: RoleId },
@@ -326,7 +331,7 @@ pub fn plan_sync(
     }
     for wanted in &preset.roles {
         match roles.iter().find(|r| r.key == wanted.key) {
-            None => changes.push(PresetChange::AddRole(wanted.clone())),
+            None => changes.push(PresetChange::AddRole(Box::new(wanted.clone()))),
             Some(current) if !current.builtin => changes.push(PresetChange::RoleKeyTaken {
                 key: wanted.key.clone(),
                 custom: current.id.clone(),
@@ -341,8 +346,8 @@ pub fn plan_sync(
                 };
                 if after != *current {
                     changes.push(PresetChange::UpdateRole {
-                        before: current.clone(),
-                        after,
+                        before: Box::new(current.clone()),
+                        after: Box::new(after),
                     });
                 }
             }
@@ -393,6 +398,13 @@ struct RoleFile {
     sets: Vec<SetId>,
     #[serde(default)]
     attributes: BTreeMap<String, serde_json::Value>,
+    /// Seed 004: a workspace binding covers sub-workspaces (default true).
+    #[serde(default = "yes")]
+    inherits_to_children: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn org_scope() -> ScopeKind {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalogue::ScopeKind;
 use super::ids::{PermissionKey, ResourceId, RoleId, RoleKey, SetId};
+use super::items::ItemRestrictions;
 
 /// The explicit answer of a grant. "Not granted" / "use default" is the
 /// absence of an entry, so tri-state is `Option<Grant>`.
@@ -82,6 +83,18 @@ pub struct Role {
     /// `selection_lists`).
     #[serde(default)]
     pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Whether a workspace-scoped binding of this role on W also covers W's
+    /// sub-workspaces (seed 004; default true).
+    #[serde(default = "yes")]
+    pub inherits_to_children: bool,
+    /// Item types the role applies to and the fields it hides or makes
+    /// read-only (seed 004).
+    #[serde(default, skip_serializing_if = "ItemRestrictions::is_empty")]
+    pub items: ItemRestrictions,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The role attribute saying at most one user holds the role on a resource
@@ -109,6 +122,8 @@ impl Role {
             owner: false,
             permission_sets: Vec::new(),
             attributes: BTreeMap::new(),
+            inherits_to_children: true,
+            items: ItemRestrictions::default(),
         }
     }
 

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{
-    BindingId, GroupId, OverrideId, PermissionKey, ResourceId, ResourceType, RoleId, RoleKey,
-    SetId, UserId, WorkspaceId,
+    BindingId, GroupId, ItemTypeKey, OverrideId, PermissionKey, ResourceId, ResourceType, RoleId,
+    RoleKey, SetId, UserId, WorkspaceId,
 };
 use super::role::Grant;
 
@@ -265,6 +265,10 @@ pub struct Query {
     /// "if it is available"); read by the rule atom `role_available`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment: Option<Assignment>,
+    /// The item type the question is about (seed 004 "access to item
+    /// types"): roles limited to other types grant nothing here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_type: Option<ItemTypeKey>,
 }
 
 /// The role being assigned, as the caller (the product) knows it: which
@@ -286,6 +290,7 @@ impl Query {
             resource: None,
             relations: BTreeSet::new(),
             assignment: None,
+            item_type: None,
         }
     }
 
@@ -293,6 +298,12 @@ impl Query {
     /// tests and tooling. Use [`Query::new`] with a parsed key otherwise.
     pub fn of(key: &str) -> Self {
         Self::new(PermissionKey::parse(key).expect("well-formed permission key literal"))
+    }
+
+    /// About items of this type.
+    pub fn of_item_type(mut self, item_type: impl Into<ItemTypeKey>) -> Self {
+        self.item_type = Some(item_type.into());
+        self
     }
 
     pub fn in_workspace(mut self, workspace: impl Into<WorkspaceId>) -> Self {

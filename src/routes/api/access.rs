@@ -242,10 +242,18 @@ pub async fn get_access(
     params: web::Query<AccessParams>,
 ) -> Result<HttpResponse, AppError> {
     let (_, id) = path.into_inner();
-    let ws = params.into_inner().workspace;
+    let params = params.into_inner();
     let view = state
         .store
-        .read(move |c| access::access_view(c, &access.acting(), &id, ws.as_deref()))
+        .read(move |c| {
+            access::access_view(
+                c,
+                &access.acting(),
+                &id,
+                params.workspace.as_deref(),
+                params.item_type.as_deref(),
+            )
+        })
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -55,6 +55,8 @@ pub struct WorkspaceDto {
     pub id: String,
     pub slug: String,
     pub name: String,
+    /// Id of the parent workspace, for a sub-workspace.
+    pub parent: Option<String>,
     pub created_at: String,
 }
 
@@ -64,6 +66,7 @@ impl From<Workspace> for WorkspaceDto {
             id: w.id.into_string(),
             slug: w.slug,
             name: w.name,
+            parent: w.parent_id.map(|p| p.into_string()),
             created_at: utc(w.created_at),
         }
     }
@@ -73,6 +76,62 @@ impl From<Workspace> for WorkspaceDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspace {
     pub slug: String,
+    pub name: Option<String>,
+    /// Parent workspace (slug or id): creates a sub-workspace (at most 8
+    /// levels). Needs gateway.settings.manage, or workspaces.create_sub in
+    /// the parent where the preset defines it; a top-level workspace needs
+    /// workspaces.create_top_level where the preset defines it.
+    pub parent: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkspace {
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    /// New parent (slug or id); `null` makes the workspace top-level; absent
+    /// keeps it. A move that would make a cycle or exceed 8 levels is a 409.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub parent: Option<Option<String>>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null`
+/// (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceMember {
+    /// A workspace role (key or name) the user holds in this workspace,
+    /// replacing their other own roles there; absent: only access.
+    pub role: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemTypeBody {
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    /// The type's fields; replaces them all. A field a role restricts cannot
+    /// be removed while the role names it (409).
+    #[serde(default)]
+    pub fields: Vec<ItemFieldBody>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemFieldBody {
+    /// `[a-z0-9_]+`, unique within the type.
+    pub key: String,
+    #[schema(max_length = 200)]
     pub name: Option<String>,
 }
 
@@ -390,6 +449,16 @@ pub struct RoleBody {
     pub permission_sets: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// Seed 004: whether a workspace binding of this role also covers the
+    /// workspace's sub-workspaces (default true).
+    pub inherits_to_children: Option<bool>,
+    /// Seed 004: `{"item_types": ["task", …] | null, "fields": {"task":
+    /// {"due_date": "hidden" | "read_only" | "writable"}}}` — the item
+    /// types the role applies to (null or absent: all) and the fields it
+    /// hides or makes read-only. Types and fields must be defined
+    /// (PUT …/item-types/{type}). Replaces the role's item limits.
+    #[schema(value_type = Option<Object>)]
+    pub items: Option<crate::domain::authz::ItemRestrictions>,
 }
 
 impl From<RoleBody> for crate::service::roles::RoleInput {
@@ -405,6 +474,8 @@ impl From<RoleBody> for crate::service::roles::RoleInput {
             grants: b.grants,
             permission_sets: b.permission_sets,
             attributes: b.attributes,
+            inherits_to_children: b.inherits_to_children,
+            items: b.items,
         }
     }
 }
@@ -489,6 +560,9 @@ pub struct CheckItem {
     /// someone holds it now (a single-holder role is available only while
     /// nobody does).
     pub assignment: Option<AssignmentBody>,
+    /// The item type the check is about (seed 004): roles limited to other
+    /// item types grant nothing. Unknown types are a 400.
+    pub item_type: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema, Clone)]
@@ -510,6 +584,7 @@ impl From<CheckItem> for crate::service::access::CheckInput {
             resource: c.resource.map(|r| (r.resource_type, r.id, r.workspace)),
             relations: c.relations,
             assignment: c.assignment.map(|a| (a.role, a.held)),
+            item_type: c.item_type,
         }
     }
 }
@@ -543,4 +618,7 @@ pub struct BatchAnswer {
 pub struct AccessParams {
     /// Evaluate workspace-scoped permissions in this workspace (slug or id).
     pub workspace: Option<String>,
+    /// Answer, per field of this item type, `hidden | read_only | writable`
+    /// (seed 004 field restrictions) in `workspace`.
+    pub item_type: Option<String>,
 }

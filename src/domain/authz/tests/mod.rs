@@ -14,6 +14,7 @@ mod properties;
 mod role_sources;
 mod workflow_roles;
 mod workspace_roles;
+mod workspace_tree;
 
 use super::*;
 
