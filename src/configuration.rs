@@ -123,6 +123,13 @@ struct RawSettings {
     log: RawLog,
     auth: RawAuth,
     scim: RawScim,
+    sso: RawSso,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSso {
+    domain_txt_fixture_file: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +189,14 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub scim: ScimSettings,
+    pub sso: SsoSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct SsoSettings {
+    /// Answer domain-verification TXT lookups from this JSON file instead of
+    /// DNS (tests, air-gapped evaluation).
+    pub domain_txt_fixture: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -476,6 +491,11 @@ impl Settings {
                 rate_limit_burst: s.rate_limit_burst.max(1),
                 cursor_key,
                 cursor_timeout: Duration::from_secs(s.cursor_timeout_secs),
+            },
+            sso: SsoSettings {
+                domain_txt_fixture: Some(raw.sso.domain_txt_fixture_file.trim())
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from),
             },
         })
     }

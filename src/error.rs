@@ -37,6 +37,9 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A service rollcall depends on (DNS, an IdP) failed.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -71,6 +74,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::Unavailable(_) => "unavailable",
+            AppError::BadGateway(_) => "bad_gateway",
             AppError::Internal(_) => "internal",
         }
     }
@@ -154,6 +158,8 @@ impl AppError {
                 AppError::Unavailable(_) => {
                     "the service is temporarily unavailable; retry shortly".to_owned()
                 }
+                // The upstream's answer is the client's to know (never a secret).
+                AppError::BadGateway(m) => m.clone(),
                 _ => "internal error; see the server log for this request id".to_owned(),
             }
         } else {
@@ -180,6 +186,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -524,7 +531,7 @@ impl From<AppError> for ScimApiError {
             AppError::PreconditionFailed(m) => ScimApiError::PreconditionFailed(m),
             AppError::PayloadTooLarge(m) => ScimApiError::PayloadTooLarge(m),
             AppError::UnsupportedMediaType(m) => ScimApiError::UnsupportedMediaType(m),
-            AppError::Unavailable(m) => ScimApiError::Unavailable(m),
+            AppError::Unavailable(m) | AppError::BadGateway(m) => ScimApiError::Unavailable(m),
             AppError::Internal(m) => ScimApiError::Internal(m),
         }
     }

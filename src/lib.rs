@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod configuration;
+pub mod dns;
 pub mod domain;
 pub mod error;
 pub mod routes;

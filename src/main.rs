@@ -70,6 +70,34 @@ enum Command {
     /// Admin API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCmd),
+    /// Email domains an organization proves it owns (DNS TXT).
+    #[command(subcommand)]
+    Domain(DomainCmd),
+}
+
+#[derive(Subcommand)]
+enum DomainCmd {
+    /// Claim a domain and print the TXT record to publish.
+    Claim {
+        #[command(flatten)]
+        org: OrgArg,
+        domain: String,
+    },
+    /// Look the TXT record up and mark the domain verified.
+    Verify {
+        #[command(flatten)]
+        org: OrgArg,
+        domain: String,
+    },
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    Remove {
+        #[command(flatten)]
+        org: OrgArg,
+        domain: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -414,7 +442,75 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Role(cmd) => role(&open(&settings)?, cmd),
         Command::Directory(cmd) => directory(&open(&settings)?, cmd),
         Command::ApiKey(cmd) => api_key(&open(&settings)?, cmd),
+        Command::Domain(cmd) => domain(&open(&settings)?, &settings, cmd),
     }
+}
+
+fn print_domain(d: &service::domains::DomainView) {
+    println!(
+        "{}\t{}\tTXT {} \"{}\"",
+        d.domain,
+        if d.verified { "verified" } else { "pending" },
+        d.record_name,
+        d.record_value
+    );
+}
+
+fn domain(store: &Store, settings: &Settings, cmd: DomainCmd) -> anyhow::Result<()> {
+    let with = |org: &OrgArg| org.org.clone();
+    match cmd {
+        DomainCmd::Claim { org, domain } => {
+            let org = with(&org);
+            let view = store.write_blocking(|c| {
+                let org = service::orgs::resolve(c, &org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::domains::claim(c, &operator(&ctx(), &org, &op), &domain)
+            })?;
+            println!("publish this record, then run `rollcall domain verify`:");
+            print_domain(&view);
+        }
+        DomainCmd::Verify { org, domain } => {
+            let org = with(&org);
+            let claimed = store.read_blocking(|c| {
+                let org = service::orgs::resolve(c, &org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::domains::challenge(c, &operator(&ctx(), &org, &op), &domain)
+            })?;
+            let resolver = rollcall::dns::TxtResolver::new(settings.sso.domain_txt_fixture.clone());
+            let name = service::domains::record_name(&claimed.domain);
+            let published = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(resolver.txt(&name))?;
+            let view = store.write_blocking(|c| {
+                let org = service::orgs::resolve(c, &org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::domains::verify(c, &operator(&ctx(), &org, &op), &domain, &published)
+            })?;
+            print_domain(&view);
+        }
+        DomainCmd::List { org } => {
+            let org = with(&org);
+            let list = store.read_blocking(|c| {
+                let org = service::orgs::resolve(c, &org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::domains::list(c, &operator(&ctx(), &org, &op))
+            })?;
+            for d in &list {
+                print_domain(d);
+            }
+        }
+        DomainCmd::Remove { org, domain } => {
+            let org = with(&org);
+            store.write_blocking(|c| {
+                let org = service::orgs::resolve(c, &org)?;
+                let op = OrgPolicy::load(c, &org)?;
+                service::domains::remove(c, &operator(&ctx(), &org, &op), &domain)
+            })?;
+            println!("removed {domain}");
+        }
+    }
+    Ok(())
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -37,6 +37,8 @@ pub struct AppState {
     /// Whether this node currently receives the database's invalidations
     /// (PostgreSQL only; set by `store::notify::Listener`).
     pub listening: Arc<AtomicBool>,
+    /// TXT lookups for domain verification (DNS, or a fixture file).
+    pub dns: crate::dns::TxtResolver,
 }
 
 impl AppState {
@@ -46,7 +48,9 @@ impl AppState {
             settings.scim.rate_limit_per_second,
             settings.scim.rate_limit_burst,
         );
+        let dns = crate::dns::TxtResolver::new(settings.sso.domain_txt_fixture.clone());
         AppState {
+            dns,
             store,
             settings,
             api_keys: TtlCache::new(ttl),

@@ -244,6 +244,36 @@ impl Email {
 /// Characters that separate or quote addresses in headers and markup.
 const LOCAL_SEPARATORS: &[char] = &[',', ';', '<', '>', '(', ')', '[', ']', '\\', ':', '"'];
 
+/// A DNS domain name as an org claims it (lower case, at least one dot,
+/// labels of letters, digits and hyphens), e.g. `acme.com`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct DomainName(String);
+
+impl DomainName {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let lower = raw.trim().trim_end_matches('.').to_lowercase();
+        check_domain(&lower).map_err(|why| {
+            let why = why.replace("the part after `@`", "the domain");
+            ValidationError::new(
+                "domain",
+                format!("`{}` is not a domain name: {why}", excerpt(raw)),
+            )
+        })?;
+        Ok(DomainName(lower))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for DomainName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 fn check_domain(domain: &str) -> Result<(), &'static str> {
     if domain.is_empty() {
         return Err("the part after `@` is empty");

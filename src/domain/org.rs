@@ -30,7 +30,8 @@ impl Default for ProvisioningPaths {
     fn default() -> Self {
         ProvisioningPaths {
             invite: true,
-            sso_default: true,
+            // Off until an admin allows email domains (issue "8 of 11").
+            sso_default: false,
             scim: true,
             bulk_invite: true,
         }
@@ -45,10 +46,13 @@ pub struct OrgSettings {
     pub provisioning: ProvisioningPaths,
     /// Role key given to users with nothing else (SSO-default, SCIM unmapped).
     pub default_role: Option<String>,
-    /// Email domains allowed to sign up through SSO-default (empty: any the IdP asserts).
+    /// Email domains allowed to sign up through SSO-default: a subset of the
+    /// org's verified domains. Empty: nobody signs up through SSO-default.
     pub allowed_email_domains: Vec<String>,
     /// Whether SSO-default users pick their own workspace(s) on first login.
     pub workspace_self_select: bool,
+    /// Workspaces (slugs) SSO-default users get when they do not pick.
+    pub default_workspaces: Vec<String>,
     /// Days before an invite expires.
     pub invite_expiry_days: u32,
     pub roles_managed_by: RolesManagedBy,
@@ -62,6 +66,7 @@ impl Default for OrgSettings {
             default_role: None,
             allowed_email_domains: Vec::new(),
             workspace_self_select: true,
+            default_workspaces: Vec::new(),
             invite_expiry_days: 7,
             roles_managed_by: RolesManagedBy::Admin,
         }

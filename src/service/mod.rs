@@ -9,6 +9,7 @@ pub mod audit;
 pub mod authz;
 pub mod bulk;
 pub mod directories;
+pub mod domains;
 pub mod item_types;
 pub mod lists;
 pub mod orgs;

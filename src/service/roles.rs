@@ -623,6 +623,31 @@ pub fn update_settings(
         }
         settings.default_role = Some(role.key.as_str().to_owned());
     }
+    // SSO-default signs up only addresses of the org's own, proven domains.
+    let verified = crate::service::domains::verified(conn, &org.id)?;
+    if let Some(d) = settings
+        .allowed_email_domains
+        .iter()
+        .find(|d| !verified.contains(d))
+    {
+        return Err(AppError::BadRequest {
+            code: "unverified_domain",
+            message: format!(
+                "allowed_email_domains: `{d}` is not a verified domain of this organization (POST …/domains, then …/verify)"
+            ),
+        });
+    }
+    if settings.provisioning.sso_default && settings.allowed_email_domains.is_empty() {
+        return Err(AppError::BadRequest {
+            code: "no_allowed_domains",
+            message: "provisioning.sso_default needs at least one verified domain in allowed_email_domains".to_owned(),
+        });
+    }
+    settings.default_workspaces = settings
+        .default_workspaces
+        .iter()
+        .map(|w| op.workspace(w).map(|w| w.slug.clone()))
+        .collect::<Result<_, _>>()?;
     let after = store::orgs::update_settings(conn, &org.id, &settings, ctx.now)?;
     audit::insert(
         conn,

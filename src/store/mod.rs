@@ -28,6 +28,7 @@ pub mod access;
 pub mod api_keys;
 pub mod audit;
 pub mod directories;
+pub mod domains;
 mod error;
 pub mod groups;
 pub mod identifier_keys;

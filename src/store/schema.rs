@@ -25,6 +25,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    org_domains (org_id, domain) {
+        org_id -> Text,
+        domain -> Text,
+        challenge -> Text,
+        created_at -> Timestamp,
+        verified_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     item_types (org_id, key) {
         org_id -> Text,
         key -> Text,
@@ -298,6 +308,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     workspaces,
     item_types,
+    org_domains,
     scim_directories,
     identities,
     audit_events,

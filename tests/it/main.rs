@@ -11,6 +11,7 @@ mod api_lists;
 mod api_scim;
 mod cache_invalidation;
 mod cli;
+mod domains;
 mod input_hardening;
 mod races;
 mod scim_cursor;

@@ -5,6 +5,7 @@ pub mod access;
 pub mod api_keys;
 pub mod audit;
 pub mod directories;
+pub mod domains;
 pub mod dto;
 pub mod holders;
 pub mod orgs;
@@ -98,7 +99,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(directories::create_token)
         .service(directories::list_tokens)
         .service(directories::revoke_token)
-        .service(directories::set_ceiling);
+        .service(directories::set_ceiling)
+        .service(domains::claim_domain)
+        .service(domains::list_domains)
+        .service(domains::verify_domain)
+        .service(domains::remove_domain);
 }
 
 /// The OpenAPI document of everything [`configure`] mounts.
