@@ -14,8 +14,8 @@ use rollcall::error::AppError;
 use rollcall::service::authz::{Authority, OrgPolicy};
 use rollcall::service::{self, Acting, Ctx};
 use rollcall::startup::Application;
-use rollcall::store::Store;
 use rollcall::store::orgs::Org;
+use rollcall::store::{DbConnection, Store};
 use secrecy::ExposeSecret;
 
 #[derive(Parser)]
@@ -461,20 +461,15 @@ fn domain(store: &Store, settings: &Settings, cmd: DomainCmd) -> anyhow::Result<
     match cmd {
         DomainCmd::Claim { org, domain } => {
             let org = with(&org);
-            let view = store.write_blocking(|c| {
-                let org = service::orgs::resolve(c, &org)?;
-                let op = OrgPolicy::load(c, &org)?;
-                service::domains::claim(c, &operator(&ctx(), &org, &op), &domain)
-            })?;
+            let view =
+                write_as_operator(store, &org, |c, a| service::domains::claim(c, a, &domain))?;
             println!("publish this record, then run `rollcall domain verify`:");
             print_domain(&view);
         }
         DomainCmd::Verify { org, domain } => {
             let org = with(&org);
-            let claimed = store.read_blocking(|c| {
-                let org = service::orgs::resolve(c, &org)?;
-                let op = OrgPolicy::load(c, &org)?;
-                service::domains::challenge(c, &operator(&ctx(), &org, &op), &domain)
+            let claimed = read_as_operator(store, &org, |c, a| {
+                service::domains::challenge(c, a, &domain)
             })?;
             let resolver = rollcall::dns::TxtResolver::new(settings.sso.domain_txt_fixture.clone());
             let name = service::domains::record_name(&claimed.domain);
@@ -482,31 +477,21 @@ fn domain(store: &Store, settings: &Settings, cmd: DomainCmd) -> anyhow::Result<
                 .enable_all()
                 .build()?
                 .block_on(resolver.txt(&name))?;
-            let view = store.write_blocking(|c| {
-                let org = service::orgs::resolve(c, &org)?;
-                let op = OrgPolicy::load(c, &org)?;
-                service::domains::verify(c, &operator(&ctx(), &org, &op), &domain, &published)
+            let view = write_as_operator(store, &org, |c, a| {
+                service::domains::verify(c, a, &domain, &published)
             })?;
             print_domain(&view);
         }
         DomainCmd::List { org } => {
             let org = with(&org);
-            let list = store.read_blocking(|c| {
-                let org = service::orgs::resolve(c, &org)?;
-                let op = OrgPolicy::load(c, &org)?;
-                service::domains::list(c, &operator(&ctx(), &org, &op))
-            })?;
+            let list = read_as_operator(store, &org, service::domains::list)?;
             for d in &list {
                 print_domain(d);
             }
         }
         DomainCmd::Remove { org, domain } => {
             let org = with(&org);
-            store.write_blocking(|c| {
-                let org = service::orgs::resolve(c, &org)?;
-                let op = OrgPolicy::load(c, &org)?;
-                service::domains::remove(c, &operator(&ctx(), &org, &op), &domain)
-            })?;
+            write_as_operator(store, &org, |c, a| service::domains::remove(c, a, &domain))?;
             println!("removed {domain}");
         }
     }
@@ -532,6 +517,32 @@ fn open(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::open(&settings.database)?;
     store.migrate()?;
     Ok(store)
+}
+
+/// Run `f` in one write transaction, acting as the host's operator in `org`.
+fn write_as_operator<T>(
+    store: &Store,
+    org: &str,
+    f: impl FnOnce(&mut DbConnection, &Acting<'_>) -> Result<T, AppError>,
+) -> anyhow::Result<T> {
+    Ok(store.write_blocking(|c| {
+        let org = service::orgs::resolve(c, org)?;
+        let op = OrgPolicy::load(c, &org)?;
+        f(c, &operator(&ctx(), &org, &op))
+    })?)
+}
+
+/// Run `f` on a read connection, acting as the host's operator in `org`.
+fn read_as_operator<T>(
+    store: &Store,
+    org: &str,
+    f: impl FnOnce(&mut DbConnection, &Acting<'_>) -> Result<T, AppError>,
+) -> anyhow::Result<T> {
+    Ok(store.read_blocking(|c| {
+        let org = service::orgs::resolve(c, org)?;
+        let op = OrgPolicy::load(c, &org)?;
+        f(c, &operator(&ctx(), &org, &op))
+    })?)
 }
 
 fn ctx() -> Ctx {
@@ -632,12 +643,10 @@ fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
             name,
             parent,
         } => {
-            let ws = store.write_blocking(|c| {
-                let org = service::orgs::resolve(c, &org.org)?;
-                let op = OrgPolicy::load(c, &org)?;
+            let ws = write_as_operator(store, &org.org, |c, a| {
                 service::workspaces::create(
                     c,
-                    &operator(&ctx(), &org, &op),
+                    a,
                     service::workspaces::NewWorkspace {
                         slug: slug.clone(),
                         name: name.clone(),
@@ -653,12 +662,10 @@ fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
             parent,
             top_level: _,
         } => {
-            let ws = store.write_blocking(|c| {
-                let org = service::orgs::resolve(c, &org.org)?;
-                let op = OrgPolicy::load(c, &org)?;
+            let ws = write_as_operator(store, &org.org, |c, a| {
                 service::workspaces::update(
                     c,
-                    &operator(&ctx(), &org, &op),
+                    a,
                     &workspace,
                     service::workspaces::WorkspaceChange {
                         name: None,
@@ -694,16 +701,8 @@ fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
             user,
             role,
         } => {
-            let view = store.write_blocking(|c| {
-                let org = service::orgs::resolve(c, &org.org)?;
-                let op = OrgPolicy::load(c, &org)?;
-                service::access::add_to_workspace(
-                    c,
-                    &operator(&ctx(), &org, &op),
-                    &workspace,
-                    &user,
-                    role.as_deref(),
-                )
+            let view = write_as_operator(store, &org.org, |c, a| {
+                service::access::add_to_workspace(c, a, &workspace, &user, role.as_deref())
             })?;
             println!("{}", serde_json::to_string_pretty(&view)?);
         }
@@ -712,15 +711,8 @@ fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
             workspace,
             user,
         } => {
-            let view = store.write_blocking(|c| {
-                let org = service::orgs::resolve(c, &org.org)?;
-                let op = OrgPolicy::load(c, &org)?;
-                service::access::remove_from_workspace(
-                    c,
-                    &operator(&ctx(), &org, &op),
-                    &workspace,
-                    &user,
-                )
+            let view = write_as_operator(store, &org.org, |c, a| {
+                service::access::remove_from_workspace(c, a, &workspace, &user)
             })?;
             println!("{}", serde_json::to_string_pretty(&view)?);
         }
@@ -730,12 +722,10 @@ fn workspace(store: &Store, cmd: WorkspaceCmd) -> anyhow::Result<()> {
             name,
             fields,
         } => {
-            let written = store.write_blocking(|c| {
-                let org = service::orgs::resolve(c, &org.org)?;
-                let op = OrgPolicy::load(c, &org)?;
+            let written = write_as_operator(store, &org.org, |c, a| {
                 service::item_types::put(
                     c,
-                    &operator(&ctx(), &org, &op),
+                    a,
                     &key,
                     service::item_types::ItemTypeInput {
                         name: name.clone(),
@@ -787,12 +777,10 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
             role,
             workspaces,
         } => {
-            let u = store.write_blocking(|c| {
-                let org = service::orgs::resolve(c, &org.org)?;
-                let op = OrgPolicy::load(c, &org)?;
+            let u = write_as_operator(store, &org.org, |c, a| {
                 service::users::create(
                     c,
-                    &operator(&ctx(), &org, &op),
+                    a,
                     service::users::NewUser {
                         user_name,
                         email,
@@ -813,12 +801,10 @@ fn user(store: &Store, cmd: UserCmd) -> anyhow::Result<()> {
             status,
             limit,
         } => {
-            let page = store.read_blocking(|c| {
-                let org = service::orgs::resolve(c, &org.org)?;
-                let op = OrgPolicy::load(c, &org)?;
+            let page = read_as_operator(store, &org.org, |c, a| {
                 service::users::list(
                     c,
-                    &operator(&ctx(), &org, &op),
+                    a,
                     search,
                     status,
                     None,
