@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod configuration;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod routes;
 pub mod scim;

@@ -70,6 +70,30 @@ enum Command {
     /// Admin API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCmd),
+    /// Invite a person (the mail goes out through the outbox: a running
+    /// server delivers it).
+    Invite(InviteArgs),
+}
+
+#[derive(Args)]
+struct InviteArgs {
+    #[command(flatten)]
+    org: OrgArg,
+    /// The invitee's email address.
+    #[arg(long)]
+    email: String,
+    /// The invitee's name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Org-level role by key or display name (default: the org's default role).
+    #[arg(long)]
+    role: Option<String>,
+    /// Restrict to this workspace (repeat for several).
+    #[arg(long = "workspace")]
+    workspaces: Vec<String>,
+    /// Replace a pending invite that grants another role or workspaces.
+    #[arg(long)]
+    replace: bool,
 }
 
 #[derive(Subcommand)]
@@ -370,7 +394,41 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Role(cmd) => role(&open(&settings)?, cmd),
         Command::Directory(cmd) => directory(&open(&settings)?, cmd),
         Command::ApiKey(cmd) => api_key(&open(&settings)?, cmd),
+        Command::Invite(args) => invite(&open(&settings)?, &settings, args),
     }
+}
+
+fn invite(store: &Store, settings: &Settings, args: InviteArgs) -> anyhow::Result<()> {
+    let mail = rollcall::email::Composer::new(settings);
+    let (invite, outcome) = store.write_blocking(|c| {
+        let org = service::orgs::resolve(c, &args.org.org)?;
+        let op = OrgPolicy::load(c, &org)?;
+        service::invites::invite(
+            c,
+            &operator(&ctx(), &org, &op),
+            &mail,
+            service::invites::NewInvite {
+                email: args.email,
+                name: args.name,
+                role: args.role,
+                workspaces: (!args.workspaces.is_empty()).then_some(args.workspaces),
+                replace: args.replace,
+            },
+            false,
+        )
+    })?;
+    println!(
+        "{}	{}	{}	expires {}",
+        match outcome {
+            service::invites::Outcome::Created => "invited",
+            service::invites::Outcome::Resent => "resent",
+            service::invites::Outcome::Replaced => "replaced",
+        },
+        invite.email,
+        invite.id,
+        invite.expires_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    Ok(())
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -37,10 +37,26 @@ pub struct AppState {
     /// Whether this node currently receives the database's invalidations
     /// (PostgreSQL only; set by `store::notify::Listener`).
     pub listening: Arc<AtomicBool>,
+    /// Renders and seals mail for the outbox (links from `server.public_url`).
+    pub mail: crate::email::Composer,
+    /// Wakes this node's outbox worker after a commit that queued mail.
+    pub outbox: crate::email::worker::Waker,
+    /// Emailed sign-in requests per address and per client IP, on this node.
+    pub login_rate_address: RateLimiter<String>,
+    pub login_rate_ip: RateLimiter<String>,
+}
+
+/// A bucket of `n` requests refilling over an hour (0: unlimited).
+fn per_hour(n: u32) -> RateLimiter<String> {
+    RateLimiter::per_period(n, std::time::Duration::from_secs(3600))
 }
 
 impl AppState {
-    pub fn new(store: Store, settings: Arc<Settings>) -> AppState {
+    pub fn new(
+        store: Store,
+        settings: Arc<Settings>,
+        outbox: crate::email::worker::Waker,
+    ) -> AppState {
         let ttl = settings.auth.token_cache;
         let scim_rate = RateLimiter::new(
             settings.scim.rate_limit_per_second,
@@ -48,7 +64,6 @@ impl AppState {
         );
         AppState {
             store,
-            settings,
             api_keys: TtlCache::new(ttl),
             orgs: TtlCache::new(ttl),
             policies: PolicyCache(TtlCache::new(ttl)),
@@ -56,6 +71,11 @@ impl AppState {
             directories: TtlCache::new(ttl),
             scim_rate,
             listening: Arc::new(AtomicBool::new(false)),
+            mail: crate::email::Composer::new(&settings),
+            outbox,
+            login_rate_address: per_hour(settings.session.login_rate_per_address_per_hour),
+            login_rate_ip: per_hour(settings.session.login_rate_per_ip_per_hour),
+            settings,
         }
     }
 

@@ -9,12 +9,14 @@ pub mod audit;
 pub mod authz;
 pub mod bulk;
 pub mod directories;
+pub mod invites;
 pub mod lists;
 pub mod orgs;
 pub mod owners;
 pub mod role_sources;
 pub mod roles;
 pub mod scim;
+pub mod sessions;
 pub mod users;
 pub mod workspaces;
 

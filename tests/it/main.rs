@@ -12,6 +12,7 @@ mod api_scim;
 mod cache_invalidation;
 mod cli;
 mod input_hardening;
+mod invites;
 mod races;
 mod scim_cursor;
 mod scim_listing;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod directories;
 pub mod dto;
 pub mod holders;
+pub mod invites;
 pub mod orgs;
 pub mod roles;
 pub mod settings;
@@ -56,6 +57,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::suspend_user)
         .service(users::reactivate_user)
         .service(audit::list_audit)
+        .service(invites::create_invite)
+        .service(invites::list_invites)
+        .service(invites::get_invite)
+        .service(invites::revoke_invite)
+        .service(invites::resend_invite)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::revoke_api_key)
