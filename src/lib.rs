@@ -12,6 +12,7 @@ pub mod configuration;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod jobs;
 pub mod routes;
 pub mod scim;
 pub mod service;

@@ -44,6 +44,8 @@ pub struct Application {
     grace: Duration,
     /// Delivers queued mail; stops after the server, finishing what it sends.
     outbox: crate::email::worker::OutboxWorker,
+    /// Applies bulk-invite jobs; stops after the chunk in progress.
+    jobs: crate::jobs::JobWorker,
 }
 
 impl Application {
@@ -92,7 +94,17 @@ impl Application {
         let workers = settings.server.workers;
         let shutdown = settings.server.shutdown_timeout;
         let outbox = crate::email::worker::OutboxWorker::spawn(store.clone(), &settings)?;
-        let state = web::Data::new(AppState::new(store, Arc::new(settings), outbox.waker()));
+        let jobs = crate::jobs::JobWorker::spawn(
+            store.clone(),
+            crate::email::Composer::new(&settings),
+            outbox.waker(),
+        );
+        let state = web::Data::new(AppState::new(
+            store,
+            Arc::new(settings),
+            outbox.waker(),
+            jobs.waker(),
+        ));
         let invalidations = match &state.settings.database.url {
             DatabaseUrl::Postgres(url) => {
                 let shared: Arc<AppState> = state.clone().into_inner();
@@ -156,6 +168,7 @@ impl Application {
             listening_socket,
             grace: shutdown,
             outbox,
+            jobs,
         })
     }
 
@@ -181,9 +194,11 @@ impl Application {
             listening_socket,
             grace,
             outbox,
+            jobs,
             ..
         } = self;
         let done = Self::serve(server, drain, listening_socket, grace).await;
+        jobs.stop(grace).await;
         // Mail not yet claimed stays pending in the database for the next start.
         outbox.stop(grace).await;
         done

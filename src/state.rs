@@ -41,6 +41,8 @@ pub struct AppState {
     pub mail: crate::email::Composer,
     /// Wakes this node's outbox worker after a commit that queued mail.
     pub outbox: crate::email::worker::Waker,
+    /// Wakes this node's bulk-invite job worker after a job was queued.
+    pub jobs: Arc<tokio::sync::Notify>,
     /// Emailed sign-in requests per address and per client IP, on this node.
     pub login_rate_address: RateLimiter<String>,
     pub login_rate_ip: RateLimiter<String>,
@@ -56,6 +58,7 @@ impl AppState {
         store: Store,
         settings: Arc<Settings>,
         outbox: crate::email::worker::Waker,
+        jobs: Arc<tokio::sync::Notify>,
     ) -> AppState {
         let ttl = settings.auth.token_cache;
         let scim_rate = RateLimiter::new(
@@ -73,6 +76,7 @@ impl AppState {
             listening: Arc::new(AtomicBool::new(false)),
             mail: crate::email::Composer::new(&settings),
             outbox,
+            jobs,
             login_rate_address: per_hour(settings.session.login_rate_per_address_per_hour),
             login_rate_ip: per_hour(settings.session.login_rate_per_ip_per_hour),
             settings,

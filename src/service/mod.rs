@@ -10,6 +10,7 @@ pub mod authz;
 pub mod bulk;
 pub mod directories;
 pub mod invites;
+pub mod invites_bulk;
 pub mod lists;
 pub mod orgs;
 pub mod owners;

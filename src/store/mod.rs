@@ -27,6 +27,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod bulk_jobs;
 pub mod directories;
 mod error;
 pub mod groups;

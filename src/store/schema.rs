@@ -308,6 +308,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     invites,
     outbox,
     login_links,
+    idempotency_keys,
+    bulk_jobs,
 );
 
 diesel::table! {
@@ -427,5 +429,36 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (org_id, key) {
+        org_id -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    bulk_jobs (id) {
+        id -> Text,
+        org_id -> Text,
+        actor -> Text,
+        request_id -> Nullable<Text>,
+        atomic -> Bool,
+        replace_pending -> Bool,
+        rows -> Text,
+        total -> BigInt,
+        done -> BigInt,
+        results -> Text,
+        status -> Text,
+        claimed_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
     }
 }

@@ -13,6 +13,7 @@ mod cache_invalidation;
 mod cli;
 mod input_hardening;
 mod invites;
+mod invites_bulk;
 mod races;
 mod scim_cursor;
 mod scim_listing;

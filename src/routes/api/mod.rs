@@ -57,6 +57,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::suspend_user)
         .service(users::reactivate_user)
         .service(audit::list_audit)
+        .service(invites::bulk_invite)
+        .service(invites::get_bulk_job)
         .service(invites::create_invite)
         .service(invites::list_invites)
         .service(invites::get_invite)
