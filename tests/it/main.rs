@@ -11,6 +11,7 @@ mod api_lists;
 mod api_scim;
 mod cache_invalidation;
 mod cli;
+mod cli_invite;
 mod input_hardening;
 mod invites;
 mod invites_bulk;
