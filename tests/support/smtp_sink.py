@@ -57,8 +57,13 @@ def main():
         await reader.read()
         stop.set()
 
-    loop.create_task(watch_stdin())
+    watcher = loop.create_task(watch_stdin())
     loop.run_until_complete(stop.wait())
+    watcher.cancel()
+    try:
+        loop.run_until_complete(watcher)
+    except asyncio.CancelledError:
+        pass
     controller.stop()
 
 
