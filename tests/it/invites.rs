@@ -309,6 +309,68 @@ async fn mail_waits_while_the_server_is_down(backend: Backend) {
     assert_eq!(sent["delivery"]["status"], "sent", "{sent}");
 }
 
+/// Mail queued while the mail server is down survives a restart of the
+/// gateway: the next node sends it.
+async fn a_restart_loses_no_mail(backend: Backend) {
+    if !smtp::available() {
+        return;
+    }
+    let app = app_with_smtp(backend, free_port(), &[]).await;
+    let key = app.org_with_key("acme");
+    let r = app
+        .post(
+            "/api/v1/orgs/acme/invites",
+            &key,
+            json!({"email": "carl@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let invite = r.body["id"].as_str().unwrap().to_owned();
+    for _ in 0..400 {
+        if invite_state(&app, &key, &invite).await["delivery"]["attempts"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+    // A new node on the same database, with the mail server up.
+    let sink = SmtpSink::start();
+    let port = free_port();
+    let mut fig = crate::support::db::settings_figment(&app.db.url);
+    for (k, v) in [
+        ("server.port", json!(port)),
+        (
+            "server.public_url",
+            json!(format!("http://127.0.0.1:{port}")),
+        ),
+        ("email.transport", json!("smtp")),
+        ("email.from", json!("rollcall@example.org")),
+        (
+            "email.outbox_key",
+            json!("test-outbox-key-0123456789abcdef-0123456789"),
+        ),
+        ("email.smtp.host", json!("127.0.0.1")),
+        ("email.smtp.port", json!(sink.port)),
+        ("email.smtp.tls", json!("none")),
+        ("email.outbox.poll_interval_ms", json!(100)),
+        ("email.outbox.backoff_base_ms", json!(100)),
+        ("email.outbox.backoff_max_secs", json!(1)),
+    ] {
+        fig = fig.merge(figment::providers::Serialized::default(k, v));
+    }
+    let settings = rollcall::configuration::Settings::from_figment(fig).unwrap();
+    let node = rollcall::startup::Application::with_store(settings, app.db.store()).unwrap();
+    let handle = node.handle();
+    tokio::spawn(node.run_until_stopped());
+    let mail = sink.wait_for(1, WAIT).await.remove(0);
+    assert!(mail.contains("carl@example.com"), "{mail}");
+    handle.stop(true).await;
+}
+
 async fn permanent_and_exhausted_failures_are_marked_failed(backend: Backend) {
     if !smtp::available() {
         return;
@@ -511,6 +573,7 @@ async fn bad_links_get_clear_pages(backend: Backend) {
 crate::http_suite!(
     invite_mail_accept_and_session,
     mail_waits_while_the_server_is_down,
+    a_restart_loses_no_mail,
     permanent_and_exhausted_failures_are_marked_failed,
     reinvites_conflicts_and_revocation,
     invites_respect_granting_limits,

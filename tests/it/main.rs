@@ -20,6 +20,7 @@ mod scim_cursor;
 mod scim_listing;
 mod scim_replay;
 mod seed_rules;
+mod sessions;
 mod shutdown;
 mod store_conformance;
 mod store_resilience;
