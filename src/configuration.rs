@@ -123,6 +123,9 @@ struct RawSettings {
     log: RawLog,
     auth: RawAuth,
     scim: RawScim,
+    email: RawEmail,
+    session: RawSession,
+    invites: RawInvites,
     sso: RawSso,
 }
 
@@ -179,6 +182,62 @@ struct RawScim {
     cursor_timeout_secs: u64,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    transport: String,
+    from: String,
+    file_dir: PathBuf,
+    outbox_key: Option<SecretString>,
+    outbox_key_file: Option<PathBuf>,
+    smtp: RawSmtp,
+    outbox: RawOutbox,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: u16,
+    tls: String,
+    username: Option<String>,
+    password: Option<SecretString>,
+    password_file: Option<PathBuf>,
+    timeout_secs: u64,
+    pool_size: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    concurrency: usize,
+    batch_size: u32,
+    poll_interval_ms: u64,
+    max_attempts: u32,
+    backoff_base_ms: u64,
+    backoff_max_secs: u64,
+    lease_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSession {
+    cookie_secure: bool,
+    idle_timeout_secs: u64,
+    absolute_timeout_secs: u64,
+    login_link_minutes: u64,
+    login_rate_per_address_per_hour: u32,
+    login_rate_per_ip_per_hour: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvites {
+    bulk_max_body_bytes: usize,
+    bulk_max_rows: usize,
+    bulk_job_threshold: usize,
+}
+
 // ---------------------------------------------------------------- validated
 
 /// Validated settings. Construct with [`Settings::load`] or [`Settings::from_figment`].
@@ -189,7 +248,118 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub scim: ScimSettings,
+    pub email: EmailSettings,
+    pub session: SessionSettings,
+    pub invites: InviteSettings,
     pub sso: SsoSettings,
+}
+
+/// How mail leaves the gateway (`email.*`).
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub transport: MailTransport,
+    /// The `From` address; each org's name is put in front as the sender name.
+    pub from: lettre::Address,
+    /// The key that encrypts rendered messages on outbox rows.
+    pub outbox_key: OutboxKey,
+    pub outbox: OutboxSettings,
+}
+
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    /// `.eml` files under a directory (the embedded default).
+    File(PathBuf),
+    Smtp(SmtpSettings),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP: loopback only (tests, a local relay).
+    None,
+    Starttls,
+    /// Implicit TLS (SMTPS, usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub timeout: Duration,
+    pub pool_size: u32,
+}
+
+/// Delivery workers (`email.outbox.*`).
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    /// Messages sent at once by this node.
+    pub concurrency: usize,
+    /// Rows claimed per round.
+    pub batch_size: u32,
+    pub poll_interval: Duration,
+    /// Attempts before a message is marked failed.
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long a claimed row stays with its worker before another may take it.
+    pub lease: Duration,
+}
+
+/// The 32-byte key for outbox bodies; never printed.
+#[derive(Clone)]
+pub struct OutboxKey {
+    bytes: [u8; 32],
+    /// `true` when no key was configured and this one was generated.
+    pub generated: bool,
+}
+
+impl OutboxKey {
+    pub fn from_secret(secret: &str) -> OutboxKey {
+        use sha2::{Digest, Sha256};
+        OutboxKey {
+            bytes: Sha256::digest(secret.as_bytes()).into(),
+            generated: false,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for OutboxKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.generated {
+            "OutboxKey(generated)"
+        } else {
+            "OutboxKey(configured)"
+        })
+    }
+}
+
+/// Browser sessions and emailed sign-in links (`session.*`).
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// `false` only for plain-HTTP loopback development: the cookie then
+    /// loses `Secure` and with it the `__Host-` prefix.
+    pub cookie_secure: bool,
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+    pub login_link_ttl: Duration,
+    pub login_rate_per_address_per_hour: u32,
+    pub login_rate_per_ip_per_hour: u32,
+}
+
+/// Bulk invites (`invites.*`).
+#[derive(Debug, Clone)]
+pub struct InviteSettings {
+    pub bulk_max_body_bytes: usize,
+    pub bulk_max_rows: usize,
+    /// Above this many rows a bulk request runs as a job.
+    pub bulk_job_threshold: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -362,6 +532,114 @@ fn read_secret_file(key: &'static str, path: &Path) -> Result<String, ConfigErro
         .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", path.display())))
 }
 
+fn validate_email(e: &RawEmail, has_public_url: bool) -> Result<EmailSettings, ConfigError> {
+    let from: lettre::Address = e
+        .from
+        .trim()
+        .parse()
+        .map_err(|err| ConfigError::invalid("email.from", format!("not an address: {err}")))?;
+    let transport = match e.transport.trim().to_ascii_lowercase().as_str() {
+        "file" => MailTransport::File(e.file_dir.clone()),
+        "smtp" => {
+            let s = &e.smtp;
+            if s.host.trim().is_empty() {
+                return Err(ConfigError::invalid("email.smtp.host", "is empty"));
+            }
+            let tls = match s.tls.trim().to_ascii_lowercase().as_str() {
+                "none" => SmtpTls::None,
+                "starttls" => SmtpTls::Starttls,
+                "tls" => SmtpTls::Tls,
+                other => {
+                    return Err(ConfigError::invalid(
+                        "email.smtp.tls",
+                        format!("`{other}` is not one of none, starttls, tls"),
+                    ));
+                }
+            };
+            let password = match (&s.password_file, &s.password) {
+                (Some(path), _) => Some(SecretString::from(read_secret_file(
+                    "email.smtp.password_file",
+                    path,
+                )?)),
+                (None, Some(p)) => Some(p.clone()),
+                (None, None) => None,
+            };
+            if password.is_some() != s.username.as_deref().is_some_and(|u| !u.is_empty()) {
+                return Err(ConfigError::invalid(
+                    "email.smtp.username",
+                    "username and password go together",
+                ));
+            }
+            MailTransport::Smtp(SmtpSettings {
+                host: s.host.trim().to_owned(),
+                port: s.port,
+                tls,
+                username: s.username.clone().filter(|u| !u.is_empty()),
+                password,
+                timeout: Duration::from_secs(s.timeout_secs.max(1)),
+                pool_size: s.pool_size.max(1),
+            })
+        }
+        other => {
+            return Err(ConfigError::invalid(
+                "email.transport",
+                format!("`{other}` is neither `file` nor `smtp`"),
+            ));
+        }
+    };
+    if matches!(transport, MailTransport::Smtp(_)) && !has_public_url {
+        return Err(ConfigError::invalid(
+            "server.public_url",
+            "must be set when email.transport is `smtp`: links in mail are built only from it",
+        ));
+    }
+    let key_secret = match (&e.outbox_key_file, &e.outbox_key) {
+        (Some(path), _) => Some(read_secret_file("email.outbox_key_file", path)?),
+        (None, Some(k)) => Some(k.expose_secret().to_owned()),
+        (None, None) => None,
+    };
+    let outbox_key = match key_secret.as_deref().map(str::trim) {
+        None | Some("") if matches!(transport, MailTransport::Smtp(_)) => {
+            return Err(ConfigError::invalid(
+                "email.outbox_key",
+                "must be set when email.transport is `smtp` (queued mail must survive a restart)",
+            ));
+        }
+        None | Some("") => OutboxKey {
+            bytes: rand::random(),
+            generated: true,
+        },
+        Some(k) if k.len() < 32 => {
+            return Err(ConfigError::invalid(
+                "email.outbox_key",
+                "must be at least 32 characters (random, the same on every node)",
+            ));
+        }
+        Some(k) => OutboxKey::from_secret(k),
+    };
+    let o = &e.outbox;
+    if o.concurrency == 0 || o.batch_size == 0 || o.max_attempts == 0 {
+        return Err(ConfigError::invalid(
+            "email.outbox",
+            "concurrency, batch_size and max_attempts must be at least 1",
+        ));
+    }
+    Ok(EmailSettings {
+        transport,
+        from,
+        outbox_key,
+        outbox: OutboxSettings {
+            concurrency: o.concurrency,
+            batch_size: o.batch_size,
+            poll_interval: Duration::from_millis(o.poll_interval_ms.max(10)),
+            max_attempts: o.max_attempts,
+            backoff_base: Duration::from_millis(o.backoff_base_ms.max(1)),
+            backoff_max: Duration::from_secs(o.backoff_max_secs.max(1)),
+            lease: Duration::from_secs(o.lease_secs.max(1)),
+        },
+    })
+}
+
 impl Settings {
     /// Load from every source (files and process environment).
     pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
@@ -461,7 +739,44 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        let email = validate_email(&raw.email, public_url.is_some())?;
+        let r = &raw.session;
+        if r.idle_timeout_secs == 0 || r.absolute_timeout_secs < r.idle_timeout_secs {
+            return Err(ConfigError::invalid(
+                "session.absolute_timeout_secs",
+                "timeouts must be positive and the absolute one at least the idle one",
+            ));
+        }
+        if r.login_link_minutes == 0 {
+            return Err(ConfigError::invalid(
+                "session.login_link_minutes",
+                "must be at least 1",
+            ));
+        }
+        let session = SessionSettings {
+            cookie_secure: r.cookie_secure,
+            idle_timeout: Duration::from_secs(r.idle_timeout_secs),
+            absolute_timeout: Duration::from_secs(r.absolute_timeout_secs),
+            login_link_ttl: Duration::from_secs(r.login_link_minutes * 60),
+            login_rate_per_address_per_hour: r.login_rate_per_address_per_hour,
+            login_rate_per_ip_per_hour: r.login_rate_per_ip_per_hour,
+        };
+        let i = &raw.invites;
+        if i.bulk_max_rows == 0 || i.bulk_job_threshold == 0 {
+            return Err(ConfigError::invalid(
+                "invites.bulk_max_rows",
+                "bulk_max_rows and bulk_job_threshold must be at least 1",
+            ));
+        }
+        let invites = InviteSettings {
+            bulk_max_body_bytes: i.bulk_max_body_bytes.max(1024),
+            bulk_max_rows: i.bulk_max_rows,
+            bulk_job_threshold: i.bulk_job_threshold,
+        };
         Ok(Settings {
+            email,
+            session,
+            invites,
             server: ServerSettings {
                 host: raw.server.host.trim().to_owned(),
                 port: raw.server.port,
@@ -539,6 +854,22 @@ impl Settings {
                 "(set, redacted)"
             },
             ct = s.scim.cursor_timeout.as_secs(),
+        ) + &format!(
+            "\n[email]\ntransport = {transport:?}\nfrom = {from:?}\noutbox_key = {ok:?}\n\n\
+             [session]\ncookie_secure = {cs}\nidle_timeout_secs = {idle}\nabsolute_timeout_secs = {abs}\n",
+            transport = match &s.email.transport {
+                MailTransport::File(dir) => format!("file ({})", dir.display()),
+                MailTransport::Smtp(smtp) => format!("smtp ({}:{})", smtp.host, smtp.port),
+            },
+            from = s.email.from.to_string(),
+            ok = if s.email.outbox_key.generated {
+                "(not set: generated per process)"
+            } else {
+                "(set, redacted)"
+            },
+            cs = s.session.cookie_secure,
+            idle = s.session.idle_timeout.as_secs(),
+            abs = s.session.absolute_timeout.as_secs(),
         )
     }
 }

@@ -32,6 +32,10 @@ pub enum AppError {
     PreconditionFailed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Well-formed but not acceptable in this state (an `Idempotency-Key`
+    /// reused with another body).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The body is not in a media type the endpoint reads (RFC 9110 §15.5.16).
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -72,6 +76,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::PreconditionFailed(_) => "precondition_failed",
             AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::Unprocessable(_) => "unprocessable",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::Unavailable(_) => "unavailable",
             AppError::BadGateway(_) => "bad_gateway",
@@ -184,6 +189,7 @@ impl ResponseError for AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -530,6 +536,7 @@ impl From<AppError> for ScimApiError {
             AppError::NotFound(m) => ScimApiError::NotFound(m),
             AppError::PreconditionFailed(m) => ScimApiError::PreconditionFailed(m),
             AppError::PayloadTooLarge(m) => ScimApiError::PayloadTooLarge(m),
+            AppError::Unprocessable(m) => ScimApiError::invalid_value(m),
             AppError::UnsupportedMediaType(m) => ScimApiError::UnsupportedMediaType(m),
             AppError::Unavailable(m) | AppError::BadGateway(m) => ScimApiError::Unavailable(m),
             AppError::Internal(m) => ScimApiError::Internal(m),

@@ -70,6 +70,9 @@ enum Command {
     /// Admin API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCmd),
+    /// Invite a person (the mail goes out through the outbox: a running
+    /// server delivers it).
+    Invite(InviteArgs),
     /// Email domains an organization proves it owns (DNS TXT).
     #[command(subcommand)]
     Domain(DomainCmd),
@@ -98,6 +101,37 @@ enum DomainCmd {
         org: OrgArg,
         domain: String,
     },
+}
+
+#[derive(Args)]
+struct InviteArgs {
+    #[command(flatten)]
+    org: OrgArg,
+    /// The invitee's email address (one invite).
+    #[arg(long, required_unless_present_any = ["csv", "json"], conflicts_with_all = ["csv", "json"])]
+    email: Option<String>,
+    /// Invite every row of a CSV file (columns email,name,role,workspaces;
+    /// several workspaces separated by `;`).
+    #[arg(long, conflicts_with = "json")]
+    csv: Option<PathBuf>,
+    /// Invite every row of a JSON file (an array of {email, name, role, workspaces}).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Bulk: all rows or none.
+    #[arg(long)]
+    atomic: bool,
+    /// The invitee's name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Org-level role by key or display name (default: the org's default role).
+    #[arg(long)]
+    role: Option<String>,
+    /// Restrict to this workspace (repeat for several).
+    #[arg(long = "workspace")]
+    workspaces: Vec<String>,
+    /// Replace a pending invite that grants another role or workspaces.
+    #[arg(long)]
+    replace: bool,
 }
 
 #[derive(Subcommand)]
@@ -443,7 +477,128 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Directory(cmd) => directory(&open(&settings)?, cmd),
         Command::ApiKey(cmd) => api_key(&open(&settings)?, cmd),
         Command::Domain(cmd) => domain(&open(&settings)?, &settings, cmd),
+        Command::Invite(args) => invite(&open(&settings)?, &settings, args),
     }
+}
+
+fn invite(store: &Store, settings: &Settings, args: InviteArgs) -> anyhow::Result<()> {
+    let mail = rollcall::email::Composer::new(settings);
+    let Some(email) = args.email.clone() else {
+        return invite_bulk(store, &mail, args);
+    };
+    let (invite, outcome) = store.write_blocking(|c| {
+        let org = service::orgs::resolve(c, &args.org.org)?;
+        let op = OrgPolicy::load(c, &org)?;
+        service::invites::invite(
+            c,
+            &operator(&ctx(), &org, &op),
+            &mail,
+            service::invites::NewInvite {
+                email,
+                name: args.name,
+                role: args.role,
+                workspaces: (!args.workspaces.is_empty()).then_some(args.workspaces),
+                replace: args.replace,
+            },
+            false,
+        )
+    })?;
+    println!(
+        "{}\t{}\t{}\texpires {}",
+        match outcome {
+            service::invites::Outcome::Created => "invited",
+            service::invites::Outcome::Resent => "resent",
+            service::invites::Outcome::Replaced => "replaced",
+        },
+        invite.email,
+        invite.id,
+        invite.expires_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    Ok(())
+}
+
+/// `rollcall invite --csv FILE | --json FILE`: validate every row, apply in
+/// chunks (each committed) with a progress bar, then a summary table and
+/// the rows that were not invited.
+fn invite_bulk(
+    store: &Store,
+    mail: &rollcall::email::Composer,
+    args: InviteArgs,
+) -> anyhow::Result<()> {
+    use service::invites_bulk::{self as bulk, AtomicError, Report};
+    let parsed = match (&args.csv, &args.json) {
+        (Some(path), _) => bulk::parse_csv(&std::fs::read(path)?)?,
+        (None, Some(path)) => bulk::parse_json(&std::fs::read(path)?)?,
+        (None, None) => anyhow::bail!("give --email, --csv or --json"),
+    };
+    let ctx = ctx();
+    let org = store.read_blocking(|c| service::orgs::resolve(c, &args.org.org))?;
+    let op = store.read_blocking(|c| OrgPolicy::load(c, &org))?;
+    let acting = operator(&ctx, &org, &op);
+    bulk::authorize(&acting)?;
+    let (valid, errors) = bulk::validate(&acting, parsed);
+    let bar = indicatif::ProgressBar::new(valid.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} rows  {elapsed} ({eta} left)",
+        )
+        .expect("a valid template"),
+    );
+    let report = if args.atomic {
+        if !errors.is_empty() {
+            bar.finish_and_clear();
+            let mut rows = errors;
+            rows.extend(valid.iter().map(|(row, r)| bulk::RowResult {
+                row: *row,
+                email: r.email.clone(),
+                result: "not_applied".into(),
+                invite_id: None,
+                user_id: None,
+                code: None,
+                reason: None,
+            }));
+            Report::new(true, false, rows)
+        } else {
+            let outcome = store
+                .write_blocking(|c| bulk::apply_atomic(c, &acting, mail, &valid, args.replace));
+            bar.finish_and_clear();
+            match outcome {
+                Ok(r) | Err(AtomicError::Rejected(r)) => r,
+                Err(AtomicError::App(e)) => return Err(e.into()),
+            }
+        }
+    } else {
+        let mut rows = errors;
+        for chunk in valid.chunks(rollcall::jobs::CHUNK) {
+            let applied =
+                store.write_blocking(|c| bulk::apply(c, &acting, mail, chunk, args.replace))?;
+            rows.extend(applied);
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        Report::new(false, true, rows)
+    };
+    println!("{:<16} {:>7}", "result", "rows");
+    for (result, n) in &report.summary {
+        println!("{result:<16} {n:>7}");
+    }
+    println!("{:<16} {:>7}", "total", report.total);
+    if !report.applied {
+        println!("nothing was stored (--atomic)");
+    }
+    for r in report.rows.iter().filter(|r| r.failed()) {
+        println!(
+            "row {}\t{}\t{}\t{}",
+            r.row,
+            r.email,
+            r.code.as_deref().unwrap_or("-"),
+            r.reason.as_deref().unwrap_or("-")
+        );
+    }
+    if report.rows.iter().any(|r| r.failed()) {
+        anyhow::bail!("some rows were not invited");
+    }
+    Ok(())
 }
 
 fn print_domain(d: &service::domains::DomainView) {

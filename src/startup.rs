@@ -42,6 +42,10 @@ pub struct Application {
     /// while the server still runs (see `Drain::run`).
     listening_socket: TcpStream,
     grace: Duration,
+    /// Delivers queued mail; stops after the server, finishing what it sends.
+    outbox: crate::email::worker::OutboxWorker,
+    /// Applies bulk-invite jobs; stops after the chunk in progress.
+    jobs: crate::jobs::JobWorker,
 }
 
 impl Application {
@@ -61,6 +65,12 @@ impl Application {
             tracing::warn!(
                 "scim.cursor_key is not set: SCIM paging cursors are signed with a key of this \
                  process only (set the same key on every node behind a load balancer)"
+            );
+        }
+        if settings.email.outbox_key.generated {
+            tracing::warn!(
+                "email.outbox_key is not set: queued mail is sealed with a key of this process \
+                 only and cannot be sent after a restart (set it for anything but a trial)"
             );
         }
         Self::with_store(settings, store)
@@ -83,7 +93,18 @@ impl Application {
         tracing::info!(%address, "listening");
         let workers = settings.server.workers;
         let shutdown = settings.server.shutdown_timeout;
-        let state = web::Data::new(AppState::new(store, Arc::new(settings)));
+        let outbox = crate::email::worker::OutboxWorker::spawn(store.clone(), &settings)?;
+        let jobs = crate::jobs::JobWorker::spawn(
+            store.clone(),
+            crate::email::Composer::new(&settings),
+            outbox.waker(),
+        );
+        let state = web::Data::new(AppState::new(
+            store,
+            Arc::new(settings),
+            outbox.waker(),
+            jobs.waker(),
+        ));
         let invalidations = match &state.settings.database.url {
             DatabaseUrl::Postgres(url) => {
                 let shared: Arc<AppState> = state.clone().into_inner();
@@ -117,6 +138,7 @@ impl Application {
                 .service(routes::health::readyz)
                 .route("/api/v1/openapi.json", web::get().to(serve_openapi))
                 .configure(routes::scim::configure)
+                .configure(routes::pages::configure)
                 .service(
                     web::scope("/api/v1")
                         .wrap(from_fn(crate::state::forget_org_after_write))
@@ -145,6 +167,8 @@ impl Application {
             drain,
             listening_socket,
             grace: shutdown,
+            outbox,
+            jobs,
         })
     }
 
@@ -169,8 +193,23 @@ impl Application {
             drain,
             listening_socket,
             grace,
+            outbox,
+            jobs,
             ..
         } = self;
+        let done = Self::serve(server, drain, listening_socket, grace).await;
+        jobs.stop(grace).await;
+        // Mail not yet claimed stays pending in the database for the next start.
+        outbox.stop(grace).await;
+        done
+    }
+
+    async fn serve(
+        server: Server,
+        drain: Arc<Drain>,
+        listening_socket: TcpStream,
+        grace: Duration,
+    ) -> std::io::Result<()> {
         let handle = server.handle();
         let mut server = std::pin::pin!(server);
         let signal = tokio::select! {

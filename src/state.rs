@@ -39,10 +39,29 @@ pub struct AppState {
     pub listening: Arc<AtomicBool>,
     /// TXT lookups for domain verification (DNS, or a fixture file).
     pub dns: crate::dns::TxtResolver,
+    /// Renders and seals mail for the outbox (links from `server.public_url`).
+    pub mail: crate::email::Composer,
+    /// Wakes this node's outbox worker after a commit that queued mail.
+    pub outbox: crate::email::worker::Waker,
+    /// Wakes this node's bulk-invite job worker after a job was queued.
+    pub jobs: Arc<tokio::sync::Notify>,
+    /// Emailed sign-in requests per address and per client IP, on this node.
+    pub login_rate_address: RateLimiter<String>,
+    pub login_rate_ip: RateLimiter<String>,
+}
+
+/// A bucket of `n` requests refilling over an hour (0: unlimited).
+fn per_hour(n: u32) -> RateLimiter<String> {
+    RateLimiter::per_period(n, std::time::Duration::from_secs(3600))
 }
 
 impl AppState {
-    pub fn new(store: Store, settings: Arc<Settings>) -> AppState {
+    pub fn new(
+        store: Store,
+        settings: Arc<Settings>,
+        outbox: crate::email::worker::Waker,
+        jobs: Arc<tokio::sync::Notify>,
+    ) -> AppState {
         let ttl = settings.auth.token_cache;
         let scim_rate = RateLimiter::new(
             settings.scim.rate_limit_per_second,
@@ -52,7 +71,6 @@ impl AppState {
         AppState {
             dns,
             store,
-            settings,
             api_keys: TtlCache::new(ttl),
             orgs: TtlCache::new(ttl),
             policies: PolicyCache(TtlCache::new(ttl)),
@@ -60,6 +78,12 @@ impl AppState {
             directories: TtlCache::new(ttl),
             scim_rate,
             listening: Arc::new(AtomicBool::new(false)),
+            mail: crate::email::Composer::new(&settings),
+            outbox,
+            jobs,
+            login_rate_address: per_hour(settings.session.login_rate_per_address_per_hour),
+            login_rate_ip: per_hour(settings.session.login_rate_per_ip_per_hour),
+            settings,
         }
     }
 

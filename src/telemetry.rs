@@ -76,6 +76,20 @@ fn request_id_from(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
+/// The path as logged: link tokens (`/invite/{token}`, emailed sign-in
+/// links) are replaced by `…`, so a token never reaches the logs.
+pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(rest) = path.strip_prefix("/invite/") {
+        let tail = rest.find('/').map_or("", |i| &rest[i..]);
+        return format!("/invite/…{tail}").into();
+    }
+    if let Some(at) = path.find("/login/email/") {
+        let head = &path[..at + "/login/email/".len()];
+        return format!("{head}…").into();
+    }
+    path.into()
+}
+
 /// Middleware: a request id (echoed in `x-request-id`), a span carrying it,
 /// and one log line per request with status and latency. Query strings are not
 /// logged (they may carry filters with personal data).
@@ -89,7 +103,7 @@ pub async fn request_telemetry(
         "http",
         request_id = %request_id,
         method = %req.method(),
-        path = %req.path(),
+        path = %redact_path(req.path()),
     );
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
@@ -113,5 +127,24 @@ pub async fn request_telemetry(
             tracing::warn!(error = %e, elapsed_ms, "request failed");
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_path;
+
+    #[test]
+    fn link_tokens_never_reach_the_log() {
+        assert_eq!(redact_path("/invite/ri_abc_def"), "/invite/…");
+        assert_eq!(
+            redact_path("/o/acme/login/email/rl_x_y"),
+            "/o/acme/login/email/…"
+        );
+        assert_eq!(redact_path("/o/acme/login/email"), "/o/acme/login/email");
+        assert_eq!(
+            redact_path("/api/v1/orgs/acme/invites"),
+            "/api/v1/orgs/acme/invites"
+        );
     }
 }

@@ -3,12 +3,19 @@
 //! The id (32 hex digits) finds the record; the secret (32 random bytes, hex)
 //! proves possession. Only the SHA-256 of the secret is stored, and it is
 //! compared in constant time. A prefix per kind (`rk` admin API keys, `rs`
-//! SCIM tokens) lets secret scanners recognise leaked tokens.
+//! SCIM tokens, `ri` invite links, `rss` sessions, `rl` sign-in links) lets
+//! secret scanners recognise leaked tokens.
 
 /// Prefix of admin API keys.
 pub const API_KEY_PREFIX: &str = "rk";
 /// Prefix of SCIM directory tokens.
 pub const SCIM_TOKEN_PREFIX: &str = "rs";
+/// Prefix of invite links (one token per invite message).
+pub const INVITE_PREFIX: &str = "ri";
+/// Prefix of browser session cookies.
+pub const SESSION_PREFIX: &str = "rss";
+/// Prefix of emailed one-time sign-in links.
+pub const LOGIN_LINK_PREFIX: &str = "rl";
 
 use rand::RngCore;
 use secrecy::SecretString;

@@ -102,7 +102,18 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn start(db_url: &str, workers: usize, pool: usize) -> anyhow::Result<Gateway> {
+        Self::start_with(db_url, workers, pool, &[])
+    }
+
+    /// [`Gateway::start`] with more `ROLLCALL__…` settings.
+    pub fn start_with(
+        db_url: &str,
+        workers: usize,
+        pool: usize,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Gateway> {
         let mut child = Command::new(BIN)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("serve")
             .env("DATABASE_URL", db_url)
             .env("ROLLCALL__SERVER__PORT", "0")

@@ -23,6 +23,15 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
         }
     }
 
+    /// `n` requests per `period`, all of them available at once (0 disables).
+    pub fn per_period(n: u32, period: std::time::Duration) -> Self {
+        RateLimiter {
+            per_second: f64::from(n) / period.as_secs_f64().max(1.0),
+            burst: f64::from(n.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Take one token for `key`, or say how many whole seconds to wait.
     pub fn check(&self, key: &K) -> Result<(), u64> {
         self.check_at(key, Instant::now())

@@ -4,4 +4,5 @@
 
 pub mod api;
 pub mod health;
+pub mod pages;
 pub mod scim;

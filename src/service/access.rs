@@ -524,6 +524,17 @@ pub fn access_view(
     Ok(view)
 }
 
+/// The signed-in user's own access answer (`GET /api/v1/me`): a person may
+/// always read what they themselves hold.
+pub fn own_view(
+    conn: &mut DbConnection,
+    org: &Org,
+    op: &OrgPolicy,
+    user: &User,
+) -> Result<AccessView, AppError> {
+    view_of(conn, org, op, user.id.as_str(), None)
+}
+
 /// The access answer returned by a write to a user's access: the writer
 /// needed `gateway.users.manage` for the change, which covers reading back
 /// what it changed.

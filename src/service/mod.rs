@@ -10,6 +10,8 @@ pub mod authz;
 pub mod bulk;
 pub mod directories;
 pub mod domains;
+pub mod invites;
+pub mod invites_bulk;
 pub mod item_types;
 pub mod lists;
 pub mod orgs;
@@ -17,6 +19,7 @@ pub mod owners;
 pub mod role_sources;
 pub mod roles;
 pub mod scim;
+pub mod sessions;
 pub mod users;
 pub mod workspaces;
 

@@ -733,6 +733,8 @@ fn adopt(
         conn,
         &[audit_user(s, "user.adopted", Some(&found), Some(&user))],
     )?;
+    // An invited user the directory adopts as active: the invite closes.
+    crate::service::invites::close_on_activation(conn, s.ctx, &user, "scim")?;
     Ok(render_user(s, &user, &[]))
 }
 

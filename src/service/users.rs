@@ -104,7 +104,7 @@ fn clean(s: Option<String>) -> Option<String> {
 }
 
 /// The SCIM view of a user the gateway created itself (not pushed by an IdP).
-fn synthesized_scim(f: &UserFields) -> Value {
+pub(crate) fn synthesized_scim(f: &UserFields) -> Value {
     let mut doc = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": f.user_name.as_str(),
@@ -136,37 +136,14 @@ fn synthesized_scim(f: &UserFields) -> Value {
 /// org default) and optional workspace restriction.
 pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result<User, AppError> {
     a.require(gate::USERS_MANAGE)?;
-    let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
-    let role = match &input.role {
-        Some(key) => {
-            let role = op.role(key)?;
-            if role.binds_at != ScopeKind::Org {
-                return Err(AppError::bad_request(format!(
-                    "role `{key}` is not an org-level role"
-                )));
-            }
-            authority.may_grant_role(&op.policy, &role.id, &BindingScope::Org)?;
-            Some((role.id.clone(), BindingSource::Admin))
-        }
+    let (ctx, org, op) = (a.ctx, a.org, a.op);
+    let grants = resolve_grants(a, input.role.as_deref(), input.workspaces.as_deref())?;
+    let role = match grants.role {
+        Some(r) => Some((r, BindingSource::Admin)),
         None => {
             crate::service::role_sources::default_role(org, op).map(|r| (r, BindingSource::Default))
         }
     };
-    let workspaces = input
-        .workspaces
-        .as_ref()
-        .map(|list| {
-            list.iter()
-                .map(|w| {
-                    op.workspace(w)
-                        .map(|x| authz::WorkspaceId::new(x.id.as_str()))
-                })
-                .collect::<Result<std::collections::BTreeSet<_>, _>>()
-        })
-        .transpose()?;
-    if let Some(list) = &workspaces {
-        authority.may_grant_workspaces(op, &WorkspaceList::Only(list.clone()))?;
-    }
     let email = clean(input.email).map(|e| Email::parse(&e)).transpose()?;
     let user_name = match (clean(input.user_name), &email) {
         (Some(n), _) => UserName::parse(&n)?,
@@ -202,27 +179,14 @@ pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result
         ),
         other => other.into(),
     })?;
-    if let Some((role, source)) = &role {
-        store::access::put_org_binding(
-            conn,
-            &org.id,
-            &user.id,
-            Some((role, *source, None)),
-            ctx.now,
-        )?;
-    }
-    if let Some(list) = workspaces {
-        store::access::put_workspace_access(
-            conn,
-            &user.id,
-            &WorkspaceAccess {
-                list: WorkspaceList::Only(list),
-                home: None,
-            },
-        )?;
-    } else {
-        store::access::refresh(conn, std::slice::from_ref(&user.id))?;
-    }
+    apply_grants(
+        conn,
+        org,
+        &user.id,
+        role.as_ref().map(|(r, s)| (r, *s)),
+        grants.workspaces,
+        ctx.now,
+    )?;
     audit::insert(
         conn,
         &[ctx.event(
@@ -243,6 +207,74 @@ pub fn create(conn: &mut DbConnection, a: &Acting<'_>, input: NewUser) -> Result
         )],
     )?;
     Ok(user)
+}
+
+/// An org-level role and workspace restriction someone hands out, resolved
+/// and checked against their granting limits (user creation and invites
+/// share this, so neither can grant more than the other).
+pub struct Grants {
+    pub role: Option<authz::RoleId>,
+    /// `None`: unrestricted.
+    pub workspaces: Option<std::collections::BTreeSet<authz::WorkspaceId>>,
+}
+
+pub fn resolve_grants(
+    a: &Acting<'_>,
+    role: Option<&str>,
+    workspaces: Option<&[String]>,
+) -> Result<Grants, AppError> {
+    let (op, authority) = (a.op, a.authority);
+    let role = match role {
+        Some(key) => {
+            let role = op.role(key)?;
+            if role.binds_at != ScopeKind::Org {
+                return Err(AppError::bad_request(format!(
+                    "role `{key}` is not an org-level role"
+                )));
+            }
+            authority.may_grant_role(&op.policy, &role.id, &BindingScope::Org)?;
+            Some(role.id.clone())
+        }
+        None => None,
+    };
+    let workspaces = workspaces
+        .map(|list| {
+            list.iter()
+                .map(|w| {
+                    op.workspace(w)
+                        .map(|x| authz::WorkspaceId::new(x.id.as_str()))
+                })
+                .collect::<Result<std::collections::BTreeSet<_>, _>>()
+        })
+        .transpose()?;
+    if let Some(list) = &workspaces {
+        authority.may_grant_workspaces(op, &WorkspaceList::Only(list.clone()))?;
+    }
+    Ok(Grants { role, workspaces })
+}
+
+/// Write a user's org-level binding and workspace restriction (then the
+/// access snapshot follows).
+pub fn apply_grants(
+    conn: &mut DbConnection,
+    org: &Org,
+    user: &UserId,
+    role: Option<(&authz::RoleId, BindingSource)>,
+    workspaces: Option<std::collections::BTreeSet<authz::WorkspaceId>>,
+    now: chrono::NaiveDateTime,
+) -> Result<(), AppError> {
+    if let Some((role, source)) = role {
+        store::access::put_org_binding(conn, &org.id, user, Some((role, source, None)), now)?;
+    }
+    store::access::put_workspace_access(
+        conn,
+        user,
+        &WorkspaceAccess {
+            list: workspaces.map_or(WorkspaceList::All, WorkspaceList::Only),
+            home: None,
+        },
+    )?;
+    Ok(())
 }
 
 pub struct Page<T> {
@@ -435,6 +467,11 @@ pub fn set_status(
     if target == UserStatus::Suspended {
         crate::service::owners::guard(conn, org, &user)?;
     }
+    // An invited user who never accepted returns to `invited`: reactivation
+    // never activates someone who has not accepted their invite.
+    let never_accepted = target == UserStatus::Active
+        && store::invites::invited_ever(conn, &user.id)?
+        && !store::invites::accepted_any(conn, &user.id)?;
     modify(conn, ctx, org, id, if_match, action, |user, f| {
         let allowed = match target {
             UserStatus::Suspended => matches!(
@@ -449,7 +486,11 @@ pub fn set_status(
                 message: format!("a {} user cannot become {target}", user.status),
             });
         }
-        f.status = target;
+        f.status = if never_accepted && user.status == UserStatus::Suspended {
+            UserStatus::Invited
+        } else {
+            target
+        };
         Ok(())
     })
 }

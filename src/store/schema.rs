@@ -330,6 +330,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     bindings,
     user_overrides,
     user_workspaces,
+    sessions,
+    invites,
+    outbox,
+    login_links,
+    idempotency_keys,
+    bulk_jobs,
 );
 
 diesel::table! {
@@ -381,5 +387,104 @@ diesel::table! {
         preset -> Text,
         fingerprint -> Text,
         synced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invites (id) {
+        id -> Text,
+        org_id -> Text,
+        user_id -> Text,
+        email -> Text,
+        name -> Nullable<Text>,
+        role_id -> Nullable<Text>,
+        workspaces -> Nullable<Text>,
+        invited_by -> Text,
+        status -> Text,
+        token_id -> Text,
+        token_hash -> Text,
+        message_id -> Nullable<Text>,
+        sends -> BigInt,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        org_id -> Nullable<Text>,
+        kind -> Text,
+        ref_id -> Nullable<Text>,
+        sender -> Text,
+        recipient -> Text,
+        message_id -> Text,
+        body -> Nullable<Binary>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        org_id -> Text,
+        user_id -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_links (id) {
+        id -> Text,
+        org_id -> Text,
+        user_id -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (org_id, key) {
+        org_id -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    bulk_jobs (id) {
+        id -> Text,
+        org_id -> Text,
+        actor -> Text,
+        request_id -> Nullable<Text>,
+        atomic -> Bool,
+        replace_pending -> Bool,
+        rows -> Text,
+        total -> BigInt,
+        done -> BigInt,
+        results -> Text,
+        status -> Text,
+        claimed_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
     }
 }

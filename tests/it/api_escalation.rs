@@ -543,6 +543,7 @@ struct Fixture {
     mapping: String,
     directory: String,
     token: String,
+    invite: String,
 }
 
 impl Fixture {
@@ -563,6 +564,8 @@ impl Fixture {
             "mapping" => self.mapping.clone(),
             "directory" => self.directory.clone(),
             "token" => self.token.clone(),
+            "invite" => self.invite.clone(),
+            "job" => "no-such-job".into(),
             other => {
                 panic!("the walk has no value for path parameter `{other}` of {path}: add one")
             }
@@ -692,7 +695,17 @@ async fn every_operation_declares_and_enforces_its_permission(backend: Backend) 
         r.body["id"].as_str().unwrap().to_owned(),
         r.body["token"].as_str().unwrap().to_owned(),
     );
+    let r = app
+        .post(
+            "/api/v1/orgs/walk/invites",
+            &key,
+            json!({"email": "invitee@example.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let invite = r.body["id"].as_str().unwrap().to_owned();
     let fx = Fixture {
+        invite,
         org: "walk".into(),
         user: u,
         key_id,
@@ -757,6 +770,10 @@ async fn every_operation_declares_and_enforces_its_permission(backend: Backend) 
                 "instance-admin" => {
                     assert_eq!(r.status, StatusCode::FORBIDDEN, "{name}: {}", r.text)
                 }
+                // A browser session, not a bearer key.
+                "session" => {
+                    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}: {}", r.text)
+                }
                 perms => {
                     assert_eq!(
                         r.status,
@@ -773,7 +790,7 @@ async fn every_operation_declares_and_enforces_its_permission(backend: Backend) 
             }
         }
     }
-    assert!(walked >= 60, "walked only {walked} operations");
+    assert!(walked >= 68, "walked only {walked} operations");
 }
 
 crate::http_suite!(

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use crate::support::TestDb;
 
-fn rollcall(db_url: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn rollcall(db_url: &str, args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .args(args)
@@ -17,7 +17,7 @@ fn rollcall(db_url: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn ok(out: &std::process::Output) -> String {
+pub(crate) fn ok(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
         "status: {:?}\nstdout: {}\nstderr: {}",

@@ -8,6 +8,8 @@ pub mod directories;
 pub mod domains;
 pub mod dto;
 pub mod holders;
+pub mod invites;
+pub mod me;
 pub mod orgs;
 pub mod roles;
 pub mod settings;
@@ -44,7 +46,8 @@ impl utoipa::Modify for BearerAuth {
 
 /// Mount every admin API handler (paths relative to `/api/v1`).
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(orgs::create_org)
+    cfg.service(me::me)
+        .service(orgs::create_org)
         .service(orgs::list_orgs)
         .service(orgs::get_org)
         .service(workspaces::create_workspace)
@@ -62,6 +65,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::suspend_user)
         .service(users::reactivate_user)
         .service(audit::list_audit)
+        .service(invites::bulk_invite)
+        .service(invites::get_bulk_job)
+        .service(invites::create_invite)
+        .service(invites::list_invites)
+        .service(invites::get_invite)
+        .service(invites::revoke_invite)
+        .service(invites::resend_invite)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::revoke_api_key)

@@ -57,6 +57,12 @@ impl TestApp {
         }
     }
 
+    /// Stop the server (gracefully; its workers finish what they send) and
+    /// keep the database, e.g. to start another node on it.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
     pub async fn request(
         &self,
         method: Method,

@@ -138,6 +138,12 @@ pub fn settings_figment(database_url: &str) -> Figment {
         .merge(Serialized::default("server.port", 0))
         .merge(Serialized::default("server.workers", 2))
         .merge(Serialized::default("log.level", "warn"))
+        // Mail from tests that do not run an SMTP sink goes to files here,
+        // never into the working tree.
+        .merge(Serialized::default(
+            "email.file_dir",
+            std::env::temp_dir().join("rollcall-test-mail"),
+        ))
 }
 
 /// Settings for a test (see [`settings_figment`]).

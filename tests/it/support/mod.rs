@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod db;
+pub mod smtp;
 
 pub use app::TestApp;
 pub use db::{Backend, TestDb};

@@ -1,0 +1,4 @@
+DROP TABLE login_links;
+DROP TABLE sessions;
+DROP TABLE outbox;
+DROP TABLE invites;

@@ -1,0 +1,2 @@
+DROP TABLE bulk_jobs;
+DROP TABLE idempotency_keys;
