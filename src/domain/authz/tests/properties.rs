@@ -13,7 +13,9 @@
 //!   default, binding) never removes access;
 //! - an override never reaches outside the scope of what grants it;
 //! - the answer (and its reasons) never depends on the order of the
-//!   subject's bindings, overrides and sets.
+//!   subject's bindings, overrides and sets;
+//! - a sub-workspace inherits exactly its parent's workspace bindings and
+//!   list entries (checked against subjects with those copied by hand).
 //!
 //! The universe is small on purpose (two workspaces, three documents, two
 //! applications) so that generated bindings and queries actually meet.
@@ -668,6 +670,61 @@ proptest! {
         prop_assert_eq!(
             is_anonymized(&policy, &subject).unwrap(),
             is_anonymized(&policy, &shuffled).unwrap()
+        );
+    }
+}
+
+/// The sub-workspace `w1c` of `w1` in queries that named `w1`.
+fn into_child(mut query: Query) -> Query {
+    let child = WorkspaceId::new("w1c");
+    if query.workspace.as_ref().is_some_and(|w| w.as_str() == "w1") {
+        query.workspace = Some(child.clone());
+    }
+    if let Some(r) = &mut query.resource
+        && r.workspace.as_ref().is_some_and(|w| w.as_str() == "w1")
+    {
+        r.workspace = Some(child);
+    }
+    query
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Seed 004 inheritance, two formulations, one answer: with `w1c` a
+    /// sub-workspace of `w1`, a query in `w1c` is decided exactly as if
+    /// every workspace binding on `w1` (roles inherit by default) had also
+    /// been made on `w1c` and every list entry `w1` also named `w1c`.
+    #[test]
+    fn a_sub_workspace_inherits_exactly_its_parents_bindings_and_list_entries(
+        world in world(), subject in subject(), query in query()
+    ) {
+        let (w1, w2, w1c) = (WorkspaceId::new("w1"), WorkspaceId::new("w2"), WorkspaceId::new("w1c"));
+        let tree = [(&w1, None), (&w2, None), (&w1c, Some(&w1))];
+        let with_tree = world.policy().with_workspaces(tree).unwrap();
+        let flat = world.policy();
+        let query = into_child(query);
+        let mut expanded = subject.clone();
+        for b in &subject.bindings {
+            if b.scope == BindingScope::workspace("w1") {
+                let mut copy = b.clone();
+                copy.scope = BindingScope::workspace("w1c");
+                expanded.bindings.push(copy);
+            }
+        }
+        if let WorkspaceList::Only(list) = &mut expanded.workspaces.list
+            && list.contains(&w1)
+        {
+            list.insert(w1c.clone());
+        }
+        let inherited = check(&with_tree, &subject, &query).unwrap();
+        let oracle = check(&flat, &expanded, &query).unwrap();
+        prop_assert_eq!(
+            inherited.allowed,
+            oracle.allowed,
+            "tree: {}\nexpanded: {}",
+            inherited.explain(),
+            oracle.explain()
         );
     }
 }
