@@ -14,6 +14,7 @@ pub mod error;
 pub mod routes;
 pub mod scim;
 pub mod service;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod store;
