@@ -67,6 +67,8 @@ pub struct TokenSpec {
     /// Replaces the RFC 9207 `iss` in the callback (the OP's issuer otherwise).
     pub iss_param: Option<String>,
     pub signing: TokenSigning,
+    /// Computes `at_hash` over a different access token than the one issued.
+    pub mismatched_at_hash: bool,
 }
 
 impl TokenSpec {
@@ -85,6 +87,7 @@ impl TokenSpec {
             state: None,
             iss_param: None,
             signing: TokenSigning::Good,
+            mismatched_at_hash: false,
         }
     }
 }
@@ -269,12 +272,17 @@ impl TestOp {
         )
         .set_nonce(Some(Nonce::new(nonce.to_owned())))
         .set_authorized_party(spec.azp.clone().map(openidconnect::ClientId::new));
+        let hashed_access = if spec.mismatched_at_hash {
+            format!("{access}-other")
+        } else {
+            access.to_owned()
+        };
         let sign = |key: &CoreRsaPrivateSigningKey| {
             super::RpIdToken::new(
                 claims.clone(),
                 key,
                 CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-                Some(&AccessToken::new(access.to_owned())),
+                Some(&AccessToken::new(hashed_access.clone())),
                 Some(&AuthorizationCode::new(code.to_owned())),
             )
             .expect("sign ID token")

@@ -33,8 +33,9 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AdditionalClaims, Audience, ClaimsVerificationError, ClientId, ClientSecret, IdToken,
-    IdTokenVerifier, IssuerUrl, Nonce, PkceCodeChallenge, SignatureVerificationError,
+    AccessToken, AccessTokenHash, AdditionalClaims, Audience, ClaimsVerificationError, ClientId,
+    ClientSecret, IdToken, IdTokenVerifier, IssuerUrl, Nonce, PkceCodeChallenge,
+    SignatureVerificationError,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -108,6 +109,8 @@ pub enum OidcError {
     NonceMismatch,
     #[error("ID token rejected: {0}")]
     IdToken(String),
+    #[error("ID token at_hash does not match the access token")]
+    AccessTokenHashMismatch,
     #[error("userinfo: {0}")]
     Userinfo(String),
     #[error("userinfo `sub` differs from the ID token's")]
@@ -129,6 +132,7 @@ impl OidcError {
                 | AzpMismatch
                 | NonceMismatch
                 | UserinfoSubjectMismatch
+                | AccessTokenHashMismatch
         )
     }
 }
@@ -247,8 +251,8 @@ impl OidcConfig {
     }
 }
 
-/// What the caller keeps in its pre-login record.
-#[derive(Debug, Clone)]
+/// What the caller keeps in its pre-login record. Debug output hides the secrets.
+#[derive(Clone)]
 pub struct AuthorizationStart {
     pub url: url::Url,
     pub state: String,
@@ -257,11 +261,25 @@ pub struct AuthorizationStart {
 }
 
 /// The pre-login record's OIDC part, as stored at start.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PendingLogin {
     pub state: String,
     pub nonce: String,
     pub pkce_verifier: String,
+}
+
+impl std::fmt::Debug for AuthorizationStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationStart")
+            .field("url_host", &self.url.host_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingLogin").finish_non_exhaustive()
+    }
 }
 
 /// The query of the redirect back to us.
@@ -443,7 +461,9 @@ impl OidcProvider {
             .ok_or(OidcError::NoIdToken)?
             .parse()
             .map_err(|e: serde_json::Error| OidcError::MalformedIdToken(e.to_string()))?;
-        let mut claims = self.verify_id_token(&id_token, &pending.nonce, now).await?;
+        let mut claims = self
+            .verify_id_token(&id_token, &pending.nonce, &tokens.access_token, now)
+            .await?;
 
         let subject = claims
             .get("sub")
@@ -538,17 +558,18 @@ impl OidcProvider {
         &self,
         id_token: &RpIdToken,
         nonce: &str,
+        access_token: &str,
         now: DateTime<Utc>,
     ) -> Result<Map<String, Value>, OidcError> {
         let first = {
             let keys = self.current_keys();
-            self.verify_with(id_token, nonce, now, keys)
+            self.verify_with(id_token, nonce, access_token, now, keys)
         };
         match first {
             Err(OidcError::UnknownKey) => {
                 if self.refresh_jwks().await? {
                     let keys = self.current_keys();
-                    self.verify_with(id_token, nonce, now, keys)
+                    self.verify_with(id_token, nonce, access_token, now, keys)
                 } else {
                     Err(OidcError::UnknownKey)
                 }
@@ -593,6 +614,7 @@ impl OidcProvider {
         &self,
         id_token: &RpIdToken,
         nonce: &str,
+        access_token: &str,
         now: DateTime<Utc>,
         keys: CoreJsonWebKeySet,
     ) -> Result<Map<String, Value>, OidcError> {
@@ -634,6 +656,22 @@ impl OidcProvider {
             return Err(OidcError::WrongAudience(
                 "client id not among audiences".into(),
             ));
+        }
+        // Core §3.1.3.8: at_hash is optional in the code flow; when present
+        // it must match the access token we were given.
+        if let Some(expected) = claims.access_token_hash() {
+            let alg = id_token
+                .signing_alg()
+                .map_err(|e| OidcError::BadSignature(e.to_string()))?;
+            let key = id_token
+                .signing_key(&verifier)
+                .map_err(|e| OidcError::BadSignature(e.to_string()))?;
+            let actual =
+                AccessTokenHash::from_token(&AccessToken::new(access_token.to_owned()), alg, key)
+                    .map_err(|e| OidcError::IdToken(e.to_string()))?;
+            if actual != *expected {
+                return Err(OidcError::AccessTokenHashMismatch);
+            }
         }
         match serde_json::to_value(claims) {
             Ok(Value::Object(map)) => Ok(map),

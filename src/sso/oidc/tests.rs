@@ -349,6 +349,18 @@ async fn a_rotated_key_is_picked_up_by_a_refresh() {
 }
 
 #[tokio::test]
+async fn at_hash_for_another_access_token_is_refused() {
+    let op = TestOp::start(1, false);
+    let rp = provider(&op).await;
+    let mut spec = ada();
+    spec.mismatched_at_hash = true;
+    assert_eq!(
+        login(&op, &rp, &spec).await,
+        Err(OidcError::AccessTokenHashMismatch)
+    );
+}
+
+#[tokio::test]
 async fn userinfo_subject_mismatch_is_refused() {
     let op = TestOp::start(1, false);
     let rp = provider(&op).await;
