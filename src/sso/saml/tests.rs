@@ -647,3 +647,14 @@ fn authn_request_redirect_carries_a_fresh_id_and_relay_state() {
     assert_eq!(root.attribute("AssertionConsumerServiceURL"), Some(ACS));
     assert_eq!(root.attribute("Destination"), Some(SSO));
 }
+
+#[test]
+fn base64_wrapped_in_lines_is_accepted() {
+    let b64 = idp().response_b64(&spec());
+    let wrapped: String = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|line| format!("{}\r\n", std::str::from_utf8(line).expect("ascii")))
+        .collect();
+    assert!(verify_b64(&wrapped).is_ok());
+}
