@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod routes;
 pub mod scim;
 pub mod service;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod store;
