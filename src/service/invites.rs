@@ -186,7 +186,7 @@ pub fn invite(
                 Outcome::Replaced
             };
             let before = view(&pending, ctx.now);
-            let invite = send_again(conn, a, mail, &pending, &user)?;
+            let invite = send_again(conn, a, mail, &pending)?;
             audit::insert(
                 conn,
                 &[ctx.event(
@@ -339,10 +339,8 @@ fn send_again(
     a: &Acting<'_>,
     mail: &Composer,
     pending: &Invite,
-    user: &User,
 ) -> Result<Invite, AppError> {
     let ctx = a.ctx;
-    let _ = user;
     let issued = token::issue(token::INVITE_PREFIX);
     let outbox_id = uuid::Uuid::now_v7().to_string();
     let fresh = stored::get(conn, &a.org.id, &pending.id)?;
@@ -472,7 +470,7 @@ pub fn resend(
     }
     let user = users::find(conn, a.org, &invite.user_id)?;
     crate::service::owners::guard_target(conn, a, &user)?;
-    let after = send_again(conn, a, mail, &invite, &user)?;
+    let after = send_again(conn, a, mail, &invite)?;
     audit::insert(
         conn,
         &[a.ctx.event(
