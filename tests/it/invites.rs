@@ -537,6 +537,26 @@ async fn invites_respect_granting_limits(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // The snapshot written with the new user is the one a refresh computes.
+    let uid =
+        rollcall::domain::UserId::from_trusted(r.body["user_id"].as_str().unwrap().to_owned());
+    let store = app.db.store();
+    let org = store
+        .read_blocking(|c| rollcall::service::orgs::resolve(c, "acme"))
+        .unwrap();
+    let written = store
+        .read_blocking(|c| rollcall::store::users::get(c, &org.id, &uid))
+        .unwrap()
+        .access;
+    assert_eq!(written.bindings.len(), 1, "{written:?}");
+    store
+        .write_blocking(|c| rollcall::store::access::refresh(c, std::slice::from_ref(&uid)))
+        .unwrap();
+    let refreshed = store
+        .read_blocking(|c| rollcall::store::users::get(c, &org.id, &uid))
+        .unwrap()
+        .access;
+    assert_eq!(written, refreshed);
     // Nothing of the refused invite was stored.
     let r = app.get("/api/v1/orgs/acme/users?q=boss", &key).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0, "{}", r.text);
