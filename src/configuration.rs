@@ -988,6 +988,42 @@ mod tests {
     }
 
     #[test]
+    fn smtp_needs_a_public_url_and_an_outbox_key() {
+        let smtp = || base().merge(Serialized::default("email.transport", "smtp"));
+        let err = Settings::from_figment(smtp()).unwrap_err().to_string();
+        assert!(err.contains("server.public_url"), "{err}");
+        let with_url = || {
+            smtp().merge(Serialized::default(
+                "server.public_url",
+                "https://id.example.com",
+            ))
+        };
+        let err = Settings::from_figment(with_url()).unwrap_err().to_string();
+        assert!(err.contains("email.outbox_key"), "{err}");
+        let key = "k".repeat(40);
+        let s =
+            Settings::from_figment(with_url().merge(Serialized::default("email.outbox_key", &key)))
+                .unwrap();
+        assert!(
+            matches!(s.email.transport, MailTransport::Smtp(ref t) if t.tls == SmtpTls::Starttls)
+        );
+        assert!(!format!("{s:?}").contains(&key));
+        assert!(!s.to_redacted_toml().contains(&key));
+        let err = Settings::from_figment(
+            with_url()
+                .merge(Serialized::default("email.outbox_key", &key))
+                .merge(Serialized::default("email.smtp.tls", "ssl")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("email.smtp.tls"), "{err}");
+        // The file transport is the embedded default and needs neither.
+        let s = Settings::from_figment(base()).unwrap();
+        assert!(matches!(s.email.transport, MailTransport::File(_)));
+        assert!(s.email.outbox_key.generated);
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let err = Settings::from_figment(base().merge(Serialized::default("log.format", "xml")))
             .unwrap_err();

@@ -13,7 +13,7 @@ use chrono::NaiveDateTime;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::domain::authz::{BindingSource, gate};
+use crate::domain::authz::{Binding, BindingId, BindingScope, BindingSource, Principal, gate};
 use crate::domain::names;
 use crate::domain::{Email, UserId, UserName, UserSource, UserStatus};
 use crate::email::Composer;
@@ -21,6 +21,7 @@ use crate::email::render::InviteMail;
 use crate::error::AppError;
 use crate::service::users::{self, Grants};
 use crate::service::{Acting, Ctx};
+use crate::store::access::AccessSnapshot;
 use crate::store::invites::{self as stored, Invite, InviteQuery};
 use crate::store::orgs::Org;
 use crate::store::users::{User, UserFields};
@@ -186,7 +187,7 @@ pub fn invite(
                 Outcome::Replaced
             };
             let before = view(&pending, ctx.now);
-            let invite = send_again(conn, a, mail, &pending, &user)?;
+            let invite = send_again(conn, a, mail, &pending)?;
             audit::insert(
                 conn,
                 &[ctx.event(
@@ -238,18 +239,32 @@ pub fn invite(
         scim: Value::Null,
     };
     fields.scim = users::synthesized_scim(&fields);
-    let user = store::users::insert(conn, &org.id, &fields, ctx.now).map_err(|e| match e {
-        StoreError::Unique(f) => users::unique_error(&f, email.as_str(), Some(email.as_str())),
-        other => other.into(),
-    })?;
-    users::apply_grants(
-        conn,
-        org,
-        &user.id,
-        role.as_ref().map(|r| (r, BindingSource::Invite)),
-        grants.workspaces.clone(),
-        ctx.now,
-    )?;
+    // A new user's access snapshot is known here: write it with the user
+    // (one statement instead of a refresh), as SCIM's create does.
+    let user_id = UserId::generate();
+    let binding = role.as_ref().map(|r| Binding {
+        id: BindingId::new(uuid::Uuid::now_v7().to_string()),
+        principal: Principal::User(crate::domain::authz::UserId::new(user_id.as_str())),
+        role: r.clone(),
+        scope: BindingScope::Org,
+        source: BindingSource::Invite,
+    });
+    let snapshot = AccessSnapshot {
+        bindings: binding.iter().cloned().collect(),
+        ..AccessSnapshot::default()
+    };
+    let user = store::users::insert_with(conn, &user_id, &org.id, &fields, &snapshot, ctx.now)
+        .map_err(|e| match e {
+            StoreError::Unique(f) => users::unique_error(&f, email.as_str(), Some(email.as_str())),
+            other => other.into(),
+        })?;
+    if let Some(b) = &binding {
+        store::access::insert_org_binding_row(conn, &org.id, &user.id, b, None, ctx.now)?;
+    }
+    if let Some(list) = grants.workspaces.clone() {
+        // Writes the restriction and refreshes the snapshot.
+        users::apply_grants(conn, org, &user.id, None, Some(list), ctx.now)?;
+    }
     audit::insert(
         conn,
         &[ctx.event(
@@ -339,10 +354,8 @@ fn send_again(
     a: &Acting<'_>,
     mail: &Composer,
     pending: &Invite,
-    user: &User,
 ) -> Result<Invite, AppError> {
     let ctx = a.ctx;
-    let _ = user;
     let issued = token::issue(token::INVITE_PREFIX);
     let outbox_id = uuid::Uuid::now_v7().to_string();
     let fresh = stored::get(conn, &a.org.id, &pending.id)?;
@@ -472,7 +485,7 @@ pub fn resend(
     }
     let user = users::find(conn, a.org, &invite.user_id)?;
     crate::service::owners::guard_target(conn, a, &user)?;
-    let after = send_again(conn, a, mail, &invite, &user)?;
+    let after = send_again(conn, a, mail, &invite)?;
     audit::insert(
         conn,
         &[a.ctx.event(

@@ -219,20 +219,30 @@ pub fn list(
     Ok(query.load(conn)?)
 }
 
-/// Users of the org whose email matches, deprovisioned ones included
-/// (inviting a deprovisioned user is refused, naming the status).
+/// Users of the org whose email (or userName) matches, deprovisioned ones
+/// included (inviting a deprovisioned user is refused, naming the status):
+/// (id, status). Live users through the partial unique indexes, deprovisioned
+/// ones through their own partial index — an `OR` over both columns would
+/// scan the org's users on every invite.
 pub fn users_with_email(
     conn: &mut DbConnection,
     org: &OrgId,
     email_lower: &str,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    Ok(users::table
-        .filter(users::org_id.eq(org.as_str()))
-        .filter(
-            users::email_lower
-                .eq(email_lower)
-                .or(users::user_name_lower.eq(email_lower)),
-        )
-        .select((users::id, users::status))
-        .load(conn)?)
+    let mut out: Vec<(String, String)> =
+        super::users::find_by_name_or_email(conn, org, email_lower, Some(email_lower))?
+            .into_iter()
+            .map(|u| (u.id.as_str().to_owned(), u.status.as_str().to_owned()))
+            .collect();
+    out.extend(
+        users::table
+            .filter(users::org_id.eq(org.as_str()))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "users.status = 'deprovisioned'",
+            ))
+            .filter(users::email_lower.eq(email_lower))
+            .select((users::id, users::status))
+            .load::<(String, String)>(conn)?,
+    );
+    Ok(out)
 }

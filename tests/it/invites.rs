@@ -563,9 +563,65 @@ async fn invites_respect_granting_limits(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // The snapshot written with the new user is the one a refresh computes.
+    let uid =
+        rollcall::domain::UserId::from_trusted(r.body["user_id"].as_str().unwrap().to_owned());
+    let store = app.db.store();
+    let org = store
+        .read_blocking(|c| rollcall::service::orgs::resolve(c, "acme"))
+        .unwrap();
+    let written = store
+        .read_blocking(|c| rollcall::store::users::get(c, &org.id, &uid))
+        .unwrap()
+        .access;
+    assert_eq!(written.bindings.len(), 1, "{written:?}");
+    store
+        .write_blocking(|c| rollcall::store::access::refresh(c, std::slice::from_ref(&uid)))
+        .unwrap();
+    let refreshed = store
+        .read_blocking(|c| rollcall::store::users::get(c, &org.id, &uid))
+        .unwrap()
+        .access;
+    assert_eq!(written, refreshed);
     // Nothing of the refused invite was stored.
     let r = app.get("/api/v1/orgs/acme/users?q=boss", &key).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0, "{}", r.text);
+}
+
+/// A SCIM directory adopting an invited user as active closes the invite
+/// (accepted, audited); the link then says so.
+async fn scim_adoption_closes_the_invite(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.org_with_key("acme");
+    let r = app
+        .post(
+            "/api/v1/orgs/acme/invites",
+            &key,
+            json!({"email": "gus@example.com", "role": "read_only"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let invite = r.body["id"].as_str().unwrap().to_owned();
+    let (base, token) = app.scim_directory("acme", "okta");
+    let r = app
+        .scim(
+            reqwest::Method::POST,
+            &format!("{base}/Users"),
+            &token,
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "gus@example.com", "active": true})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    assert_eq!(r.body["active"], true, "{}", r.text);
+    let state = invite_state(&app, &key, &invite).await;
+    assert_eq!(state["state"], "accepted", "{state}");
+    let r = app
+        .get(
+            &format!("/api/v1/orgs/acme/audit?target={invite}&action=invite.accepted"),
+            &key,
+        )
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.text);
 }
 
 /// Invalid, superseded and tampered links get a clear page, never a 500.
@@ -604,4 +660,5 @@ crate::http_suite!(
     reinvites_conflicts_and_revocation,
     invites_respect_granting_limits,
     bad_links_get_clear_pages,
+    scim_adoption_closes_the_invite,
 );

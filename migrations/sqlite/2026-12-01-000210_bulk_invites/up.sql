@@ -36,3 +36,12 @@ CREATE TABLE bulk_jobs (
     finished_at      TIMESTAMP
 );
 CREATE INDEX bulk_jobs_status_idx ON bulk_jobs (status);
+
+-- Inviting looks an address up among deprovisioned users too (a 409 naming
+-- the status); live users have their partial unique indexes.
+CREATE INDEX users_deprovisioned_email_idx ON users (org_id, email_lower)
+    WHERE status = 'deprovisioned';
+
+-- A user's invites (the partial unique index on pending ones cannot serve a
+-- prepared statement whose status is a bound value).
+CREATE INDEX invites_user_idx ON invites (user_id);
