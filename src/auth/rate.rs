@@ -1,6 +1,9 @@
-//! Per-directory token buckets, in memory on each node (a database write per
-//! request would cost more than the requests it limits). Beyond the rate,
-//! SCIM answers 429 with `Retry-After`.
+//! Token buckets per key (SCIM directory, sign-in address, client IP), in
+//! memory on each node (a database write per request would cost more than
+//! the requests it limits). Beyond the rate, SCIM answers 429 with
+//! `Retry-After`. A bucket that has refilled completely is the same as no
+//! bucket, so such buckets are swept once the map grows: keys a client
+//! chooses (addresses, IPs) cannot grow it without bound.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -10,7 +13,25 @@ use std::time::Instant;
 pub struct RateLimiter<K> {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<K, (f64, Instant)>>,
+    buckets: Mutex<Buckets<K>>,
+}
+
+struct Buckets<K> {
+    map: HashMap<K, (f64, Instant)>,
+    /// Sweep full buckets when the map reaches this size.
+    sweep_at: usize,
+}
+
+/// The smallest map size that triggers a sweep.
+const SWEEP_MIN: usize = 1024;
+
+impl<K> Buckets<K> {
+    fn new() -> Self {
+        Buckets {
+            map: HashMap::new(),
+            sweep_at: SWEEP_MIN,
+        }
+    }
 }
 
 impl<K: Eq + Hash + Clone> RateLimiter<K> {
@@ -19,7 +40,7 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
         RateLimiter {
             per_second: f64::from(per_second),
             burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::new()),
         }
     }
 
@@ -28,7 +49,7 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
         RateLimiter {
             per_second: f64::from(n) / period.as_secs_f64().max(1.0),
             burst: f64::from(n.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::new()),
         }
     }
 
@@ -42,7 +63,14 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
             return Ok(());
         }
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, last) = buckets.entry(key.clone()).or_insert((self.burst, now));
+        if buckets.map.len() >= buckets.sweep_at {
+            buckets.map.retain(|_, (tokens, last)| {
+                *tokens + now.saturating_duration_since(*last).as_secs_f64() * self.per_second
+                    < self.burst
+            });
+            buckets.sweep_at = (buckets.map.len() * 2).max(SWEEP_MIN);
+        }
+        let (tokens, last) = buckets.map.entry(key.clone()).or_insert((self.burst, now));
         let elapsed = now.saturating_duration_since(*last).as_secs_f64();
         *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
         *last = now;
@@ -71,6 +99,31 @@ mod tests {
         assert_eq!(r.check_at(&"d", t0), Err(1));
         assert!(r.check_at(&"other", t0).is_ok(), "buckets are per key");
         assert!(r.check_at(&"d", t0 + Duration::from_millis(600)).is_ok());
+    }
+
+    #[test]
+    fn refilled_buckets_are_swept_so_many_keys_do_not_grow_the_map() {
+        let r = RateLimiter::per_period(5, Duration::from_secs(3600));
+        let t0 = Instant::now();
+        for i in 0..SWEEP_MIN {
+            assert!(r.check_at(&i, t0).is_ok());
+        }
+        // An hour later every bucket is full again: the next new key sweeps.
+        let later = t0 + Duration::from_secs(3601);
+        assert!(r.check_at(&usize::MAX, later).is_ok());
+        assert_eq!(r.buckets.lock().unwrap().map.len(), 1);
+        // A bucket still in use survives a sweep and keeps its count.
+        let r2 = RateLimiter::per_period(5, Duration::from_secs(3600));
+        for _ in 0..5 {
+            assert!(r2.check_at(&"ann".to_owned(), t0).is_ok());
+        }
+        for i in 0..SWEEP_MIN {
+            assert!(r2.check_at(&format!("k{i}"), t0).is_ok());
+        }
+        assert!(
+            r2.check_at(&"ann".to_owned(), t0 + Duration::from_secs(60))
+                .is_err()
+        );
     }
 
     #[test]
