@@ -17,6 +17,7 @@
 //! equal to our client id when present), `exp`/`iat` with skew, `nonce`;
 //! then userinfo, whose `sub` must equal the ID token's.
 
+#[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixture;
 pub mod http;
 

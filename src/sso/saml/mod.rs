@@ -15,6 +15,7 @@
 
 mod verify;
 
+#[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixture;
 
 #[cfg(test)]
