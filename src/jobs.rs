@@ -25,7 +25,7 @@ use crate::store::bulk_jobs::{self, Job};
 use crate::store::{self, Store};
 
 /// Rows per committed chunk.
-pub const CHUNK: usize = 250;
+pub const CHUNK: usize = 500;
 const LEASE: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_secs(1);
 
