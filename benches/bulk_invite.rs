@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
 
-use common::{Gateway, ScratchDb, cli};
+use common::{Cpu, Gateway, ScratchDb, cli, proc_stat};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -131,6 +131,8 @@ fn run() -> anyhow::Result<()> {
     ];
     let gw = Gateway::start_with(&db.url, 0, 16, &env)?;
     let pid = gw.child.id();
+    let sink_pid = sink.id().to_string();
+    let sink_cpu = || proc_stat(&sink_pid).map(|(_, s)| s).unwrap_or(0.0);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -144,6 +146,8 @@ fn run() -> anyhow::Result<()> {
             .collect();
         let body = serde_json::to_vec(&body)?;
         println!("bulk invite: {rows} rows ({} KiB) on PostgreSQL", body.len() / 1024);
+        let cpu_before = Cpu::now(pid);
+        let sink_before = sink_cpu();
         let started = Instant::now();
         let r = client
             .post(gw.url("/api/v1/orgs/bench/invites/bulk"))
@@ -192,6 +196,15 @@ fn run() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let hwm = kib(pid, "VmHWM:").unwrap_or(peak_rss);
+        if let (Some(before), Some(after)) = (cpu_before, Cpu::now(pid)) {
+            println!(
+                "  CPU seconds until delivered: gateway {:.1}, SMTP sink {:.1}, postgres {:.1}, this client {:.1}",
+                after.server - before.server,
+                sink_cpu() - sink_before,
+                after.postgres - before.postgres,
+                after.client - before.client
+            );
+        }
         println!("  request answered (202 + job) after   {:>8.2} s", accepted.as_secs_f64());
         println!(
             "  every invite stored and queued after {:>8.2} s   (target 5 s)",

@@ -25,7 +25,7 @@ use crate::store::bulk_jobs::{self, Job};
 use crate::store::{self, Store};
 
 /// Rows per committed chunk.
-pub const CHUNK: usize = 250;
+pub const CHUNK: usize = 500;
 const LEASE: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_secs(1);
 
@@ -105,9 +105,10 @@ async fn process(
     job: Job,
     stopped: &watch::Receiver<bool>,
 ) -> Result<(), AppError> {
-    let rows: Vec<(usize, BulkRow)> = serde_json::from_str(&job.rows)
+    let mut job = job;
+    let rows: Vec<(usize, BulkRow)> = serde_json::from_str(&std::mem::take(&mut job.rows))
         .map_err(|e| AppError::Internal(format!("job rows: {e}")))?;
-    let mut results: Vec<RowResult> = serde_json::from_str(&job.results)
+    let mut results: Vec<RowResult> = serde_json::from_str(&std::mem::take(&mut job.results))
         .map_err(|e| AppError::Internal(format!("job results: {e}")))?;
     let actor: Actor = serde_json::from_str(&job.actor)
         .map_err(|e| AppError::Internal(format!("job actor: {e}")))?;
@@ -175,7 +176,8 @@ async fn process(
         let (l, m, c2, id) = (loaded.clone(), mail.clone(), ctx.clone(), job.id.clone());
         let replace = job.replace_pending;
         let finished = end == rows.len();
-        let before = results.clone();
+        // The results move into the writer and back (no copy per chunk).
+        let before = std::mem::take(&mut results);
         let new_results = store
             .write(move |c| {
                 let a = Acting {

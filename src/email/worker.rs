@@ -77,6 +77,9 @@ impl OutboxWorker {
     }
 }
 
+/// An accepted message (its outbox id).
+struct Sent(String);
+
 struct Run {
     store: Store,
     mailer: Arc<Mailer>,
@@ -88,19 +91,27 @@ impl Run {
     async fn run(self, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.cfg.concurrency));
-        let mut inflight = JoinSet::new();
+        let mut inflight: JoinSet<Option<Sent>> = JoinSet::new();
+        // Accepted messages whose `sent` is not recorded yet: recorded
+        // together (one statement instead of one transaction each). A node
+        // that dies before recording them sends them again once their lease
+        // expires — the at-least-once duplicate the module docs describe.
+        let mut sent: Vec<Sent> = Vec::new();
         loop {
             if *stopped.borrow() {
                 break;
             }
-            while inflight.try_join_next().is_some() {}
+            while let Some(done) = inflight.try_join_next() {
+                sent.extend(done.ok().flatten());
+            }
             let free = slots.available_permits();
             let claimed = if free == 0 {
                 Ok(Vec::new())
             } else {
                 let now = store::now();
                 let lease = now + chrono::Duration::from_std(this.cfg.lease).unwrap_or_default();
-                let limit = i64::from(this.cfg.batch_size).min(free as i64);
+                // A whole batch per round trip; the semaphore bounds the sends.
+                let limit = i64::from(this.cfg.batch_size);
                 this.store
                     .write_committing_itself(move |c| outbox::claim(c, now, lease, limit))
                     .await
@@ -109,10 +120,17 @@ impl Run {
                 Ok(rows) if !rows.is_empty() => {
                     for row in rows {
                         let permit = slots.clone().acquire_owned().await.expect("never closed");
+                        while let Some(done) = inflight.try_join_next() {
+                            sent.extend(done.ok().flatten());
+                        }
+                        if sent.len() >= this.cfg.batch_size as usize {
+                            this.record_sent(&mut sent).await;
+                        }
                         let run = this.clone();
                         inflight.spawn(async move {
-                            run.deliver(row).await;
+                            let out = run.deliver(row).await;
                             drop(permit);
+                            out
                         });
                     }
                     continue;
@@ -120,17 +138,46 @@ impl Run {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox: cannot claim messages"),
             }
+            if !sent.is_empty() {
+                this.record_sent(&mut sent).await;
+                continue;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(this.cfg.poll_interval) => {}
                 _ = wake.notified() => {}
                 _ = stopped.changed() => {}
-                Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
+                Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                    sent.extend(done.ok().flatten());
+                }
             }
         }
-        while inflight.join_next().await.is_some() {}
+        while let Some(done) = inflight.join_next().await {
+            sent.extend(done.ok().flatten());
+        }
+        this.record_sent(&mut sent).await;
     }
 
-    async fn deliver(&self, row: Claimed) {
+    /// Record accepted messages as sent (bodies wiped), all at once.
+    async fn record_sent(&self, sent: &mut Vec<Sent>) {
+        if sent.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(sent);
+        let now = store::now();
+        let ids: Vec<String> = batch.iter().map(|s| s.0.clone()).collect();
+        if let Err(e) = self
+            .store
+            .write(move |c| outbox::mark_sent_many(c, &ids, now))
+            .await
+        {
+            // The leases expire and the messages are sent again.
+            tracing::error!(error = %e, "outbox: cannot record deliveries");
+        }
+    }
+
+    /// Send one message; a message the server accepted is returned for
+    /// [`Run::record_sent`], other outcomes are recorded here.
+    async fn deliver(&self, row: Claimed) -> Option<Sent> {
         let outcome = match row
             .body
             .as_deref()
@@ -150,9 +197,7 @@ impl Run {
         let result = match outcome {
             Ok(()) => {
                 tracing::info!(outbox_id = %id, kind = %row.kind, attempts = row.attempts, "mail sent");
-                self.store
-                    .write(move |c| outbox::mark_sent(c, &id, now))
-                    .await
+                return Some(Sent(id));
             }
             Err(e) if !e.permanent && (row.attempts as u32) < cfg.max_attempts => {
                 let wait = backoff(cfg, row.attempts as u32);
@@ -200,6 +245,7 @@ impl Run {
             // The lease expires and the message is tried again.
             tracing::error!(error = %e, "outbox: cannot record a delivery outcome");
         }
+        None
     }
 }
 

@@ -13,7 +13,9 @@ use chrono::NaiveDateTime;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::domain::authz::{Binding, BindingId, BindingScope, BindingSource, Principal, gate};
+use crate::domain::authz::{
+    Binding, BindingId, BindingScope, BindingSource, Principal, RoleId, WorkspaceId, gate,
+};
 use crate::domain::names;
 use crate::domain::{Email, UserId, UserName, UserSource, UserStatus};
 use crate::email::Composer;
@@ -95,19 +97,22 @@ fn workspaces_json(g: &Grants) -> Option<String> {
     })
 }
 
-/// Invite one person. See the module docs; answers per the issue: an active
-/// user is a 409 `already_active`, a suspended or deprovisioned one a 409
-/// naming the status, a pending invitee is sent the invite again (or, with
-/// other grants, a 409 `invite_differs` unless `replace`).
-pub fn invite(
-    conn: &mut DbConnection,
-    a: &Acting<'_>,
-    mail: &Composer,
-    input: NewInvite,
-    bulk: bool,
-) -> Result<(Invite, Outcome), AppError> {
+/// An invite request that passed every check made before the store is
+/// read: permission, org settings, address, name, granting limits.
+pub struct Checked {
+    pub email: Email,
+    pub name: Option<String>,
+    pub grants: Grants,
+    /// The role the invite grants (the org default when none was named).
+    pub role: Option<RoleId>,
+    pub ws_json: Option<String>,
+}
+
+/// The checks of [`invite`] that need no store (the bulk path runs them
+/// for a whole chunk before its one lookup).
+pub fn check(a: &Acting<'_>, input: &NewInvite, bulk: bool) -> Result<Checked, AppError> {
     a.require(gate::INVITES_MANAGE)?;
-    let (ctx, org) = (a.ctx, a.org);
+    let org = a.org;
     require_enabled(org, bulk)?;
     let email = Email::parse(input.email.trim())?;
     let name = input
@@ -125,7 +130,34 @@ pub fn invite(
         .clone()
         .or_else(|| crate::service::role_sources::default_role(org, a.op));
     let ws_json = workspaces_json(&grants);
+    Ok(Checked {
+        email,
+        name,
+        grants,
+        role,
+        ws_json,
+    })
+}
 
+/// Invite one person. See the module docs; answers per the issue: an active
+/// user is a 409 `already_active`, a suspended or deprovisioned one a 409
+/// naming the status, a pending invitee is sent the invite again (or, with
+/// other grants, a 409 `invite_differs` unless `replace`).
+pub fn invite(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    mail: &Composer,
+    input: NewInvite,
+    bulk: bool,
+) -> Result<(Invite, Outcome), AppError> {
+    let (ctx, org) = (a.ctx, a.org);
+    let Checked {
+        email,
+        name,
+        grants,
+        role,
+        ws_json,
+    } = check(a, &input, bulk)?;
     let mut found = stored::users_with_email(conn, &org.id, email.canonical())?;
     // A live user decides; a deprovisioned one only when no live one exists.
     found.sort_by_key(|(_, status)| status == "deprovisioned");
@@ -226,6 +258,43 @@ pub fn invite(
         return Ok((invite, Outcome::Created));
     }
 
+    let newcomer = prepare_newcomer(
+        a,
+        mail,
+        Checked {
+            email,
+            name,
+            grants,
+            role,
+            ws_json,
+        },
+    )?;
+    let mut invites = store_newcomers(conn, a, vec![newcomer])?;
+    Ok((invites.remove(0), Outcome::Created))
+}
+
+/// A new user's invite, prepared in memory — the user, binding and access
+/// snapshot, the invite with its freshly minted token, the rendered and
+/// sealed message — for [`store_newcomers`] to write.
+pub struct Newcomer {
+    user_id: UserId,
+    fields: UserFields,
+    snapshot: AccessSnapshot,
+    binding: Option<Binding>,
+    workspaces: Option<std::collections::BTreeSet<WorkspaceId>>,
+    invite: Invite,
+    message: Sealed,
+}
+
+/// Everything [`invite`] writes for someone new, computed without the store.
+pub fn prepare_newcomer(a: &Acting<'_>, mail: &Composer, c: Checked) -> Result<Newcomer, AppError> {
+    let Checked {
+        email,
+        name,
+        grants,
+        role,
+        ws_json,
+    } = c;
     let mut fields = UserFields {
         user_name: UserName::parse(email.as_str())?,
         email: Some(email.clone()),
@@ -239,8 +308,8 @@ pub fn invite(
         scim: Value::Null,
     };
     fields.scim = users::synthesized_scim(&fields);
-    // A new user's access snapshot is known here: write it with the user
-    // (one statement instead of a refresh), as SCIM's create does.
+    // A new user's access snapshot is known here: it is written with the
+    // user (no refresh), as SCIM's create does.
     let user_id = UserId::generate();
     let binding = role.as_ref().map(|r| Binding {
         id: BindingId::new(uuid::Uuid::now_v7().to_string()),
@@ -253,62 +322,119 @@ pub fn invite(
         bindings: binding.iter().cloned().collect(),
         ..AccessSnapshot::default()
     };
-    let user = store::users::insert_with(conn, &user_id, &org.id, &fields, &snapshot, ctx.now)
-        .map_err(|e| match e {
-            StoreError::Unique(f) => users::unique_error(&f, email.as_str(), Some(email.as_str())),
+    let (invite, message) = mint_invite(
+        a,
+        mail,
+        &user_id,
+        email.as_str(),
+        name,
+        role.as_ref().map(|r| r.as_str()),
+        ws_json,
+    )?;
+    Ok(Newcomer {
+        user_id,
+        fields,
+        snapshot,
+        binding,
+        workspaces: grants.workspaces,
+        invite,
+        message,
+    })
+}
+
+/// Write prepared newcomers set-based: multi-row INSERTs of the users, their
+/// bindings, outbox rows, invites and audit events (`user.created`, then
+/// `invite.created`, per person); only workspace restrictions are written
+/// per user. One newcomer is exactly the single invite.
+pub fn store_newcomers(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    items: Vec<Newcomer>,
+) -> Result<Vec<Invite>, AppError> {
+    let (ctx, org) = (a.ctx, a.org);
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users_in: Vec<_> = items
+        .iter()
+        .map(|n| (&n.user_id, &n.fields, &n.snapshot))
+        .collect();
+    let created =
+        store::users::insert_many(conn, &org.id, &users_in, ctx.now).map_err(|e| match e {
+            StoreError::Unique(f) if items.len() == 1 => {
+                let email = items[0].invite.email.as_str();
+                users::unique_error(&f, email, Some(email))
+            }
+            StoreError::Unique(_) => AppError::conflict(
+                "an address of this batch was taken meanwhile; its rows are applied one by one",
+            ),
             other => other.into(),
         })?;
-    if let Some(b) = &binding {
-        store::access::insert_org_binding_row(conn, &org.id, &user.id, b, None, ctx.now)?;
+    let bindings: Vec<_> = items
+        .iter()
+        .filter_map(|n| n.binding.as_ref().map(|b| (&n.user_id, b)))
+        .collect();
+    store::access::insert_org_binding_rows(conn, &org.id, &bindings, ctx.now)?;
+    for n in &items {
+        if let Some(list) = n.workspaces.clone() {
+            // Writes the restriction and refreshes the snapshot.
+            users::apply_grants(conn, org, &n.user_id, None, Some(list), ctx.now)?;
+        }
     }
-    if let Some(list) = grants.workspaces.clone() {
-        // Writes the restriction and refreshes the snapshot.
-        users::apply_grants(conn, org, &user.id, None, Some(list), ctx.now)?;
-    }
-    audit::insert(
-        conn,
-        &[ctx.event(
+    let messages: Vec<_> = items
+        .iter()
+        .map(|n| n.message.queued(&a.org.id, &n.invite.id))
+        .collect();
+    outbox::enqueue_many(conn, &messages, ctx.now)?;
+    drop(messages);
+    let invites: Vec<&Invite> = items.iter().map(|n| &n.invite).collect();
+    stored::insert_many(conn, &invites)?;
+    let mut events = Vec::with_capacity(items.len() * 2);
+    for (user, n) in created.iter().zip(&items) {
+        events.push(ctx.event(
             Some(&org.id),
             "user.created",
             "user",
             Some(user.id.to_string()),
             None,
-            Some(users::view(&user)),
-        )],
-    )?;
-    let invite = create_invite(
-        conn,
-        a,
-        mail,
-        &user,
-        name,
-        role.as_ref().map(|r| r.as_str()),
-        ws_json,
-    )?;
-    Ok((invite, Outcome::Created))
+            Some(users::view(user)),
+        ));
+        events.push(ctx.event(
+            Some(&org.id),
+            "invite.created",
+            "invite",
+            Some(n.invite.id.clone()),
+            None,
+            Some(view(&n.invite, ctx.now)),
+        ));
+    }
+    audit::insert(conn, &events)?;
+    Ok(items.into_iter().map(|n| n.invite).collect())
 }
 
 fn expiry(org: &Org, now: NaiveDateTime) -> NaiveDateTime {
     now + chrono::Duration::days(i64::from(org.settings.invite_expiry_days))
 }
 
-fn create_invite(
-    conn: &mut DbConnection,
+/// A new pending invite for the user with a freshly minted token, and its
+/// message rendered and sealed (nothing written yet).
+fn mint_invite(
     a: &Acting<'_>,
     mail: &Composer,
-    user: &User,
+    user_id: &UserId,
+    email: &str,
     name: Option<String>,
     role_id: Option<&str>,
     workspaces: Option<String>,
-) -> Result<Invite, AppError> {
+) -> Result<(Invite, Sealed), AppError> {
     let (ctx, org) = (a.ctx, a.org);
     let issued = token::issue(token::INVITE_PREFIX);
     let outbox_id = uuid::Uuid::now_v7().to_string();
-    let mut invite = Invite {
+    let invite = Invite {
         id: uuid::Uuid::now_v7().to_string(),
         org_id: org.id.as_str().to_owned(),
-        user_id: user.id.as_str().to_owned(),
-        email: user.email.clone().unwrap_or_else(|| user.user_name.clone()),
+        user_id: user_id.as_str().to_owned(),
+        email: email.to_owned(),
         name,
         role_id: role_id.map(str::to_owned),
         workspaces,
@@ -323,16 +449,31 @@ fn create_invite(
         updated_at: ctx.now,
         closed_at: None,
     };
-    queue_message(
-        conn,
+    let message = render_message(a, mail, &invite, outbox_id, issued.token.expose_secret())?;
+    Ok((invite, message))
+}
+
+fn create_invite(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    mail: &Composer,
+    user: &User,
+    name: Option<String>,
+    role_id: Option<&str>,
+    workspaces: Option<String>,
+) -> Result<Invite, AppError> {
+    let (ctx, org) = (a.ctx, a.org);
+    let (invite, message) = mint_invite(
         a,
         mail,
-        &invite,
-        &outbox_id,
-        issued.token.expose_secret(),
+        &user.id,
+        user.email.as_deref().unwrap_or(&user.user_name),
+        name,
+        role_id,
+        workspaces,
     )?;
+    outbox::enqueue(conn, message.queued(&org.id, &invite.id), ctx.now)?;
     stored::insert(conn, &invite)?;
-    invite.message_id = Some(outbox_id);
     audit::insert(
         conn,
         &[ctx.event(
@@ -401,14 +542,41 @@ fn cancel_message(
     Ok(())
 }
 
-fn queue_message(
-    conn: &mut DbConnection,
+/// A rendered invite message, sealed for its outbox row.
+struct Sealed {
+    outbox_id: String,
+    sender: String,
+    recipient: String,
+    message_id: String,
+    body: Vec<u8>,
+}
+
+impl Sealed {
+    fn queued<'a>(
+        &'a self,
+        org: &'a crate::domain::OrgId,
+        invite_id: &'a str,
+    ) -> outbox::NewMessage<'a> {
+        outbox::NewMessage {
+            id: &self.outbox_id,
+            org: Some(org),
+            kind: "invite",
+            ref_id: Some(invite_id),
+            sender: &self.sender,
+            recipient: &self.recipient,
+            message_id: &self.message_id,
+            body: &self.body,
+        }
+    }
+}
+
+fn render_message(
     a: &Acting<'_>,
     mail: &Composer,
     invite: &Invite,
-    outbox_id: &str,
+    outbox_id: String,
     token: &str,
-) -> Result<(), AppError> {
+) -> Result<Sealed, AppError> {
     let op = a.op;
     let role_name = invite
         .role_id
@@ -434,21 +602,26 @@ fn queue_message(
             expires: invite.expires_at.format("%Y-%m-%d %H:%M").to_string(),
         },
     )?;
-    let body = crate::email::seal::seal(mail.key(), outbox_id, &rendered.bytes);
-    outbox::enqueue(
-        conn,
-        outbox::NewMessage {
-            id: outbox_id,
-            org: Some(&a.org.id),
-            kind: "invite",
-            ref_id: Some(&invite.id),
-            sender: &rendered.sender,
-            recipient: &rendered.recipient,
-            message_id: &rendered.message_id,
-            body,
-        },
-        a.ctx.now,
-    )?;
+    let body = crate::email::seal::seal(mail.key(), &outbox_id, &rendered.bytes);
+    Ok(Sealed {
+        outbox_id,
+        sender: rendered.sender,
+        recipient: rendered.recipient,
+        message_id: rendered.message_id,
+        body,
+    })
+}
+
+fn queue_message(
+    conn: &mut DbConnection,
+    a: &Acting<'_>,
+    mail: &Composer,
+    invite: &Invite,
+    outbox_id: &str,
+    token: &str,
+) -> Result<(), AppError> {
+    let message = render_message(a, mail, invite, outbox_id.to_owned(), token)?;
+    outbox::enqueue(conn, message.queued(&a.org.id, &invite.id), a.ctx.now)?;
     Ok(())
 }
 

@@ -283,7 +283,12 @@ fn row_error(e: &AppError) -> bool {
     !matches!(e, AppError::Unavailable(_) | AppError::Internal(_))
 }
 
-/// Apply rows inside the caller's transaction, each in its own savepoint.
+/// Apply rows inside the caller's transaction. Rows whose address nobody
+/// in the org holds (one lookup for the whole chunk) are the common case:
+/// they are checked in memory and written set-based, together
+/// ([`invites::store_newcomers`]). The others — an existing user, or a
+/// newcomer batch that lost a race for an address — go through the single
+/// [`invites::invite`], each in its own savepoint, with its per-row answer.
 pub fn apply(
     conn: &mut DbConnection,
     a: &Acting<'_>,
@@ -292,15 +297,62 @@ pub fn apply(
     replace: bool,
 ) -> Result<Vec<RowResult>, AppError> {
     let mut out = Vec::with_capacity(rows.len());
-    for (row, r) in rows {
-        let input = NewInvite {
-            email: r.email.clone(),
-            name: r.name.clone(),
-            role: r.role.clone(),
-            workspaces: r.workspaces.clone(),
-            replace,
-        };
-        match store::write_tx(conn, |c| invites::invite(c, a, mail, input, true)) {
+    let keys: Vec<String> = rows
+        .iter()
+        .filter_map(|(_, r)| Email::parse(r.email.trim()).ok())
+        .map(|e| e.canonical().to_owned())
+        .collect();
+    let taken = store::users::taken_addresses(conn, &a.org.id, &keys)?;
+    let mut one_by_one: Vec<&(usize, BulkRow)> = Vec::new();
+    let mut fresh: Vec<&(usize, BulkRow)> = Vec::new();
+    let mut prepared = Vec::new();
+    for item in rows {
+        let (row, r) = item;
+        let input = new_invite(r, replace);
+        match invites::check(a, &input, true) {
+            Ok(c) if !taken.contains(c.email.canonical()) => {
+                match invites::prepare_newcomer(a, mail, c) {
+                    Ok(n) => {
+                        fresh.push(item);
+                        prepared.push(n);
+                    }
+                    Err(e) if row_error(&e) => {
+                        out.push(RowResult::error(*row, &r.email, e.code(), e.to_string()))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(_) => one_by_one.push(item),
+            Err(e) if row_error(&e) => {
+                out.push(RowResult::error(*row, &r.email, e.code(), e.to_string()))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !prepared.is_empty() {
+        match store::write_tx(conn, |c| invites::store_newcomers(c, a, prepared)) {
+            Ok(created) => {
+                for ((row, r), invite) in fresh.into_iter().zip(created) {
+                    out.push(RowResult {
+                        row: *row,
+                        email: r.email.clone(),
+                        result: "created".into(),
+                        invite_id: Some(invite.id),
+                        user_id: Some(invite.user_id),
+                        code: None,
+                        reason: None,
+                    });
+                }
+            }
+            // Someone took one of the addresses meanwhile: row by row.
+            Err(e) if row_error(&e) => one_by_one.extend(fresh),
+            Err(e) => return Err(e),
+        }
+    }
+    for (row, r) in one_by_one {
+        match store::write_tx(conn, |c| {
+            invites::invite(c, a, mail, new_invite(r, replace), true)
+        }) {
             Ok((invite, outcome)) => out.push(RowResult {
                 row: *row,
                 email: r.email.clone(),
@@ -329,7 +381,18 @@ pub fn apply(
             Err(e) => return Err(e),
         }
     }
+    out.sort_by_key(|r| r.row);
     Ok(out)
+}
+
+fn new_invite(r: &BulkRow, replace: bool) -> NewInvite {
+    NewInvite {
+        email: r.email.clone(),
+        name: r.name.clone(),
+        role: r.role.clone(),
+        workspaces: r.workspaces.clone(),
+        replace,
+    }
 }
 
 /// An atomic request that did not go through: the report, and the

@@ -157,7 +157,7 @@ pub fn request_login_link(
             sender: &rendered.sender,
             recipient: &rendered.recipient,
             message_id: &rendered.message_id,
-            body,
+            body: &body,
         },
         now,
     )?;

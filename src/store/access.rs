@@ -376,6 +376,36 @@ pub fn insert_org_binding_row(
     Ok(())
 }
 
+/// Org-scoped bindings of several users (one each), in multi-row INSERTs.
+pub fn insert_org_binding_rows(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    items: &[(&UserId, &Binding)],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let rows: Vec<_> = items
+        .iter()
+        .map(|(user, b)| {
+            (
+                bindings::id.eq(b.id.as_str()),
+                bindings::org_id.eq(org.as_str()),
+                bindings::user_id.eq(user.as_str()),
+                bindings::role_id.eq(b.role.as_str()),
+                bindings::scope_kind.eq("org"),
+                bindings::source.eq(b.source.as_str()),
+                bindings::mapping_id.eq(None::<&str>),
+                bindings::created_at.eq(now),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        crate::on_backend!(conn, |c| diesel::insert_into(bindings::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// Bindings held by the user directly (not through groups).
 pub fn user_bindings(
     conn: &mut DbConnection,

@@ -70,6 +70,18 @@ pub fn insert(conn: &mut DbConnection, invite: &Invite) -> Result<(), StoreError
     Ok(())
 }
 
+/// Several invites in multi-row INSERTs.
+pub fn insert_many(conn: &mut DbConnection, items: &[&Invite]) -> Result<(), StoreError> {
+    let rows: Vec<Invite> = items.iter().map(|i| (*i).clone()).collect();
+    // 17 columns: 500 rows stay below SQLite's bound-parameter cap.
+    for chunk in rows.chunks(500) {
+        crate::on_backend!(conn, |c| diesel::insert_into(invites::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 pub fn get(conn: &mut DbConnection, org: &OrgId, id: &str) -> Result<Invite, StoreError> {
     Ok(invites::table
         .filter(invites::org_id.eq(org.as_str()))

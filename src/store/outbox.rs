@@ -27,7 +27,7 @@ pub struct NewMessage<'a> {
     pub sender: &'a str,
     pub recipient: &'a str,
     pub message_id: &'a str,
-    pub body: Vec<u8>,
+    pub body: &'a [u8],
 }
 
 pub fn enqueue(
@@ -35,24 +35,59 @@ pub fn enqueue(
     m: NewMessage<'_>,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::id.eq(m.id),
-            outbox::org_id.eq(m.org.map(OrgId::as_str)),
-            outbox::kind.eq(m.kind),
-            outbox::ref_id.eq(m.ref_id),
-            outbox::sender.eq(m.sender),
-            outbox::recipient.eq(m.recipient),
-            outbox::message_id.eq(m.message_id),
-            outbox::body.eq(Some(m.body)),
-            outbox::status.eq(PENDING),
-            outbox::attempts.eq(0),
-            outbox::next_attempt_at.eq(now),
-            outbox::created_at.eq(now),
-            outbox::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    enqueue_many(conn, &[m], now)
+}
+
+/// Several messages in multi-row INSERTs.
+pub fn enqueue_many(
+    conn: &mut DbConnection,
+    items: &[NewMessage<'_>],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let rows: Vec<_> = items.iter().map(|m| row(m, now)).collect();
+    // 13 columns: 500 rows stay below SQLite's bound-parameter cap.
+    for chunk in rows.chunks(500) {
+        crate::on_backend!(conn, |c| diesel::insert_into(outbox::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     Ok(())
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+struct NewRow<'a> {
+    id: &'a str,
+    org_id: Option<&'a str>,
+    kind: &'a str,
+    ref_id: Option<&'a str>,
+    sender: &'a str,
+    recipient: &'a str,
+    message_id: &'a str,
+    body: Option<&'a [u8]>,
+    status: &'static str,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+fn row<'a>(m: &'a NewMessage<'_>, now: NaiveDateTime) -> NewRow<'a> {
+    NewRow {
+        id: m.id,
+        org_id: m.org.map(OrgId::as_str),
+        kind: m.kind,
+        ref_id: m.ref_id,
+        sender: m.sender,
+        recipient: m.recipient,
+        message_id: m.message_id,
+        body: Some(m.body),
+        status: PENDING,
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// A claimed message, for a worker to send.
@@ -125,18 +160,24 @@ fn claim_pg(
     .load(c)?)
 }
 
-/// Delivered: wipe the body.
-pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<(), StoreError> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::status.eq(SENT),
-            outbox::body.eq(None::<Vec<u8>>),
-            outbox::claimed_until.eq(None::<NaiveDateTime>),
-            outbox::last_error.eq(None::<String>),
-            outbox::sent_at.eq(Some(now)),
-            outbox::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+/// Delivered (several at once, one statement per 500): wipe the bodies.
+pub fn mark_sent_many(
+    conn: &mut DbConnection,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    for chunk in ids.chunks(500) {
+        diesel::update(outbox::table.filter(outbox::id.eq_any(chunk)))
+            .set((
+                outbox::status.eq(SENT),
+                outbox::body.eq(None::<Vec<u8>>),
+                outbox::claimed_until.eq(None::<NaiveDateTime>),
+                outbox::last_error.eq(None::<String>),
+                outbox::sent_at.eq(Some(now)),
+                outbox::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
     Ok(())
 }
 

@@ -196,7 +196,42 @@ pub fn insert_with(
     access: &AccessSnapshot,
     now: NaiveDateTime,
 ) -> Result<User, StoreError> {
-    let row = UserRow {
+    let row = new_row(id, org, f, access, now)?;
+    diesel::insert_into(users::table)
+        .values(&row)
+        .execute(conn)?;
+    row.try_into()
+}
+
+/// Several new users (each with its access snapshot) in multi-row INSERTs:
+/// what [`insert_with`] does for one, set-based (bulk invites).
+pub fn insert_many(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    items: &[(&UserId, &UserFields, &AccessSnapshot)],
+    now: NaiveDateTime,
+) -> Result<Vec<User>, StoreError> {
+    let rows = items
+        .iter()
+        .map(|(id, f, access)| new_row(id, org, f, access, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    // 22 columns: 200 rows stay far below SQLite's bound-parameter cap.
+    for chunk in rows.chunks(200) {
+        crate::on_backend!(conn, |c| diesel::insert_into(users::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    rows.into_iter().map(User::try_from).collect()
+}
+
+fn new_row(
+    id: &UserId,
+    org: &OrgId,
+    f: &UserFields,
+    access: &AccessSnapshot,
+    now: NaiveDateTime,
+) -> Result<UserRow, StoreError> {
+    Ok(UserRow {
         id: id.as_str().to_owned(),
         org_id: org.as_str().to_owned(),
         user_name: f.user_name.as_str().to_owned(),
@@ -219,11 +254,7 @@ pub fn insert_with(
         display_name_lower: folded(f.display_name.as_deref()),
         given_name_lower: folded(f.given_name.as_deref()),
         family_name_lower: folded(f.family_name.as_deref()),
-    };
-    diesel::insert_into(users::table)
-        .values(&row)
-        .execute(conn)?;
-    row.try_into()
+    })
 }
 
 /// Write `f` over the user if it is still at `expected_version`; the version
@@ -520,6 +551,44 @@ pub fn find_by_name_or_email(
         }
     }
     rows.into_iter().map(User::try_from).collect()
+}
+
+/// Which of these lower-cased addresses are taken in the org: by a live
+/// user's userName or email, or by a deprovisioned user's email — what an
+/// invite looks up per address, for a whole chunk in three queries (each
+/// through its partial index).
+pub fn taken_addresses(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    keys: &[String],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in keys.chunks(500) {
+        let by_name: Vec<String> = users::table
+            .filter(users::org_id.eq(org.as_str()))
+            .filter(live())
+            .filter(users::user_name_lower.eq_any(chunk))
+            .select(users::user_name_lower)
+            .load(conn)?;
+        let by_email: Vec<Option<String>> = users::table
+            .filter(users::org_id.eq(org.as_str()))
+            .filter(live())
+            .filter(users::email_lower.is_not_null())
+            .filter(users::email_lower.eq_any(chunk))
+            .select(users::email_lower)
+            .load(conn)?;
+        let gone: Vec<Option<String>> = users::table
+            .filter(users::org_id.eq(org.as_str()))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "users.status = 'deprovisioned'",
+            ))
+            .filter(users::email_lower.eq_any(chunk))
+            .select(users::email_lower)
+            .load(conn)?;
+        out.extend(by_name);
+        out.extend(by_email.into_iter().chain(gone).flatten());
+    }
+    Ok(out)
 }
 
 /// A live user owned by the directory.

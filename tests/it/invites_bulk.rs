@@ -349,8 +349,120 @@ async fn large_batches_run_as_jobs_that_resume(backend: Backend) {
     }
 }
 
+/// New invitees of one chunk are written together (multi-row INSERTs); what
+/// is stored per person is what a single invite stores: an invited user whose
+/// written access snapshot is the one a refresh computes, the workspace
+/// restriction, the invite, its queued message, and both audit events.
+async fn newcomers_are_stored_as_single_invites_are(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.org_with_key("acme");
+    app.post(
+        "/api/v1/orgs/acme/workspaces",
+        &key,
+        json!({"slug": "alpha"}),
+    )
+    .await;
+    let rows = json!([
+        {"email": "n1@example.com", "name": "N One", "role": "read_only"},
+        {"email": "n2@example.com", "role": "read_only", "workspaces": ["alpha"]},
+        {"email": "n3@example.com"},
+    ]);
+    let r = bulk(&app, &key, "", &rows.to_string(), "application/json", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["summary"]["created"], 3, "{}", r.text);
+    let store = app.db.store();
+    let org = store
+        .read_blocking(|c| rollcall::service::orgs::resolve(c, "acme"))
+        .unwrap();
+    let mut user_ids = Vec::new();
+    for row in r.body["rows"].as_array().unwrap() {
+        let uid =
+            rollcall::domain::UserId::from_trusted(row["user_id"].as_str().unwrap().to_owned());
+        let user = store
+            .read_blocking(|c| rollcall::store::users::get(c, &org.id, &uid))
+            .unwrap();
+        assert_eq!(user.status.as_str(), "invited", "{row}");
+        store
+            .write_blocking(|c| rollcall::store::access::refresh(c, std::slice::from_ref(&uid)))
+            .unwrap();
+        let refreshed = store
+            .read_blocking(|c| rollcall::store::users::get(c, &org.id, &uid))
+            .unwrap()
+            .access;
+        assert_eq!(user.access, refreshed, "{row}");
+        let invite = row["invite_id"].as_str().unwrap();
+        let i = app
+            .get(&format!("/api/v1/orgs/acme/invites/{invite}"), &key)
+            .await;
+        assert_eq!(i.body["state"], "pending", "{}", i.text);
+        user_ids.push(uid.to_string());
+    }
+    assert_eq!(
+        store
+            .read_blocking(|c| rollcall::store::users::get(
+                c,
+                &org.id,
+                &rollcall::domain::UserId::from_trusted(user_ids[1].clone())
+            ))
+            .unwrap()
+            .access
+            .bindings
+            .len(),
+        1
+    );
+    let i = app
+        .get(
+            &format!(
+                "/api/v1/orgs/acme/invites/{}",
+                r.body["rows"][1]["invite_id"].as_str().unwrap()
+            ),
+            &key,
+        )
+        .await;
+    assert_eq!(
+        i.body["workspaces"].as_array().unwrap().len(),
+        1,
+        "{}",
+        i.text
+    );
+    let messages: i64 = store
+        .read_blocking(rollcall::store::outbox::counts)
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(messages, 3);
+    for action in ["user.created", "invite.created"] {
+        let events = store
+            .read_blocking(|c| {
+                rollcall::store::audit::list(
+                    c,
+                    &org.id,
+                    &rollcall::store::audit::AuditQuery {
+                        action: Some(action.to_owned()),
+                        limit: 50,
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        let targets: Vec<_> = events.iter().filter_map(|e| e.target_id.clone()).collect();
+        if action == "user.created" {
+            for uid in &user_ids {
+                assert!(targets.contains(uid), "{action} for {uid}: {targets:?}");
+            }
+        } else {
+            for row in r.body["rows"].as_array().unwrap() {
+                let id = row["invite_id"].as_str().unwrap().to_owned();
+                assert!(targets.contains(&id), "{action} for {id}: {targets:?}");
+            }
+        }
+    }
+}
+
 crate::http_suite!(
     rows_are_answered_one_by_one,
+    newcomers_are_stored_as_single_invites_are,
     atomic_is_all_or_nothing,
     idempotency_keys_and_limits,
     large_batches_run_as_jobs_that_resume,
