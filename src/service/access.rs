@@ -745,6 +745,8 @@ pub fn add_to_workspace(
     let wid = authz::WorkspaceId::new(ws.id.as_str());
     a.require_in_workspace(gate::USERS_MANAGE, MEMBERS_MANAGE, &wid)?;
     let user = live_user(conn, org, user_key)?;
+    // A write that affects an owner needs the owner's own rights.
+    owners::guard_target(conn, a, &user)?;
     let scope = BindingScope::Workspace {
         workspace: wid.clone(),
     };
@@ -847,6 +849,7 @@ pub fn remove_from_workspace(
     let wid = authz::WorkspaceId::new(ws.id.as_str());
     a.require_in_workspace(gate::USERS_MANAGE, MEMBERS_MANAGE, &wid)?;
     let user = live_user(conn, org, user_key)?;
+    owners::guard_target(conn, a, &user)?;
     authority.may_grant_workspaces(op, &WorkspaceList::Only([wid.clone()].into()))?;
     let before = membership(conn, a, &user, &ws)?;
     let removed: Vec<StoredBinding> = own_workspace_bindings(conn, &user.id, &wid)?

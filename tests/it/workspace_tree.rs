@@ -229,6 +229,14 @@ async fn workspace_admins_act_in_their_workspace_only(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // An owner's access is an owner's to change: a workspace admin may not.
+    let boss = app.user(&key, ORG, "boss", "system_administrator").await;
+    let (s, b) = member(&app, &admin, "proj", &boss, Some("editor")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    let r = app
+        .delete(&path(&format!("/workspaces/proj/members/{boss}")), &admin)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     // Only workspace roles are given per workspace.
     let (s, b) = member(&app, &admin, "proj", &rita, Some("system_administrator")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
