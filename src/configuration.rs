@@ -133,6 +133,11 @@ struct RawSettings {
 #[serde(deny_unknown_fields)]
 struct RawSso {
     domain_txt_fixture_file: String,
+    secret_key: Option<SecretString>,
+    secret_key_file: Option<PathBuf>,
+    allow_private_networks: bool,
+    allow_plain_http: bool,
+    login_ttl_secs: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,6 +372,12 @@ pub struct SsoSettings {
     /// Answer domain-verification TXT lookups from this JSON file instead of
     /// DNS (tests, air-gapped evaluation).
     pub domain_txt_fixture: Option<PathBuf>,
+    /// Seals IdP client secrets at rest (`sso.secret_key`).
+    pub secret_key: OutboxKey,
+    /// Where metadata, discovery documents and JWKS may be fetched from.
+    pub network: crate::sso::oidc::NetworkPolicy,
+    /// How long a started login may take (the pre-login record's lifetime).
+    pub login_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -524,6 +535,44 @@ impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
+}
+
+fn validate_sso(raw: &RawSso) -> Result<SsoSettings, ConfigError> {
+    let secret = match (&raw.secret_key_file, &raw.secret_key) {
+        (Some(path), _) => Some(read_secret_file("sso.secret_key_file", path)?),
+        (None, Some(k)) => Some(k.expose_secret().to_owned()),
+        (None, None) => None,
+    };
+    let secret_key = match secret.as_deref().map(str::trim) {
+        None | Some("") => OutboxKey {
+            bytes: rand::random(),
+            generated: true,
+        },
+        Some(k) if k.len() < 32 => {
+            return Err(ConfigError::invalid(
+                "sso.secret_key",
+                "must be at least 32 characters (random, the same on every node)",
+            ));
+        }
+        Some(k) => OutboxKey::from_secret(k),
+    };
+    if raw.login_ttl_secs < 30 {
+        return Err(ConfigError::invalid(
+            "sso.login_ttl_secs",
+            "must be at least 30 (the time a person has to sign in at the IdP)",
+        ));
+    }
+    Ok(SsoSettings {
+        domain_txt_fixture: Some(raw.domain_txt_fixture_file.trim())
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        secret_key,
+        network: crate::sso::oidc::NetworkPolicy {
+            allow_private_networks: raw.allow_private_networks,
+            allow_plain_http: raw.allow_plain_http,
+        },
+        login_ttl: Duration::from_secs(raw.login_ttl_secs),
+    })
 }
 
 fn read_secret_file(key: &'static str, path: &Path) -> Result<String, ConfigError> {
@@ -807,11 +856,7 @@ impl Settings {
                 cursor_key,
                 cursor_timeout: Duration::from_secs(s.cursor_timeout_secs),
             },
-            sso: SsoSettings {
-                domain_txt_fixture: Some(raw.sso.domain_txt_fixture_file.trim())
-                    .filter(|p| !p.is_empty())
-                    .map(PathBuf::from),
-            },
+            sso: validate_sso(&raw.sso)?,
         })
     }
 

@@ -56,6 +56,14 @@ pub struct OrgSettings {
     /// Days before an invite expires.
     pub invite_expiry_days: u32,
     pub roles_managed_by: RolesManagedBy,
+    /// Where a login may send the browser afterwards (`return_to`): each an
+    /// absolute http(s) URL whose scheme, host and port must match exactly
+    /// and whose path is a prefix (at a `/` boundary) of the target's.
+    /// Paths on the gateway itself (`/account`) are always allowed.
+    pub allowed_return_urls: Vec<String>,
+    /// Members sign in through the org's IdP only: emailed sign-in links
+    /// are refused and their sessions end.
+    pub require_sso: bool,
 }
 
 impl Default for OrgSettings {
@@ -69,6 +77,8 @@ impl Default for OrgSettings {
             default_workspaces: Vec::new(),
             invite_expiry_days: 7,
             roles_managed_by: RolesManagedBy::Admin,
+            allowed_return_urls: Vec::new(),
+            require_sso: false,
         }
     }
 }
@@ -95,7 +105,72 @@ impl OrgSettings {
         }
         self.allowed_email_domains.sort();
         self.allowed_email_domains.dedup();
+        for u in &mut self.allowed_return_urls {
+            let parsed = ReturnUrl::parse(u).ok_or_else(|| {
+                ValidationError::new(
+                    "allowed_return_urls",
+                    format!("`{u}` is not an absolute http(s) URL without query or fragment"),
+                )
+            })?;
+            *u = parsed.to_string();
+        }
+        self.allowed_return_urls.sort();
+        self.allowed_return_urls.dedup();
         Ok(self)
+    }
+
+    /// Whether a login may end at `target`: a path on the gateway (`/…`, not
+    /// `//…`), or a URL under one of [`OrgSettings::allowed_return_urls`].
+    pub fn return_allowed(&self, target: &str) -> bool {
+        if target.starts_with('/') {
+            return !target.starts_with("//") && !target.starts_with("/\\");
+        }
+        let Ok(url) = url::Url::parse(target) else {
+            return false;
+        };
+        self.allowed_return_urls
+            .iter()
+            .filter_map(|a| ReturnUrl::parse(a))
+            .any(|allowed| allowed.covers(&url))
+    }
+}
+
+/// An allowed return URL: scheme, host, port and a path prefix.
+struct ReturnUrl(url::Url);
+
+impl ReturnUrl {
+    fn parse(raw: &str) -> Option<ReturnUrl> {
+        let url = url::Url::parse(raw.trim()).ok()?;
+        let ok = matches!(url.scheme(), "https" | "http")
+            && url.host_str().is_some()
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.username().is_empty()
+            && url.password().is_none();
+        ok.then_some(ReturnUrl(url))
+    }
+
+    fn covers(&self, target: &url::Url) -> bool {
+        let a = &self.0;
+        if a.scheme() != target.scheme()
+            || a.host_str() != target.host_str()
+            || a.port_or_known_default() != target.port_or_known_default()
+            || !target.username().is_empty()
+            || target.password().is_some()
+        {
+            return false;
+        }
+        let prefix = a.path();
+        let path = target.path();
+        path == prefix
+            || (path.starts_with(prefix)
+                && (prefix.ends_with('/') || path[prefix.len()..].starts_with('/')))
+    }
+}
+
+impl std::fmt::Display for ReturnUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_str())
     }
 }
 
@@ -109,6 +184,39 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<OrgSettings>(&json).unwrap(), s);
         assert!(serde_json::from_str::<OrgSettings>(r#"{"invite_expiry": 3}"#).is_err());
+    }
+
+    #[test]
+    fn return_urls_match_scheme_host_port_and_a_path_prefix() {
+        let s = OrgSettings {
+            allowed_return_urls: vec!["https://app.example.com/done".into()],
+            ..OrgSettings::default()
+        }
+        .validate()
+        .unwrap();
+        assert!(s.return_allowed("https://app.example.com/done"));
+        assert!(s.return_allowed("https://app.example.com/done/x?y=1"));
+        assert!(s.return_allowed("https://app.example.com:443/done"));
+        assert!(s.return_allowed("/account"));
+        for bad in [
+            "https://app.example.com/donex",
+            "https://app.example.com/",
+            "http://app.example.com/done",
+            "https://app.example.com:8443/done",
+            "https://evil.example.com/done",
+            "https://app.example.com.evil.io/done",
+            "https://user@app.example.com/done",
+            "//evil.example.com/done",
+            "/\\evil.example.com",
+            "javascript:alert(1)",
+        ] {
+            assert!(!s.return_allowed(bad), "{bad}");
+        }
+        let bad = OrgSettings {
+            allowed_return_urls: vec!["https://a.example/x?q=1".into()],
+            ..OrgSettings::default()
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -11,5 +11,6 @@
 //! signature-wrapping defences; OpenID Connect Core 1.0 and Discovery 1.0;
 //! RFC 7636 (PKCE); RFC 9207 (authorization server issuer identification).
 
+pub mod connection;
 pub mod oidc;
 pub mod saml;

@@ -336,7 +336,54 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_links,
     idempotency_keys,
     bulk_jobs,
+    idp_connections,
+    sso_logins,
+    saml_assertion_ids,
 );
+
+diesel::table! {
+    idp_connections (id) {
+        id -> Text,
+        org_id -> Text,
+        kind -> Text,
+        name -> Text,
+        config -> Text,
+        secret -> Nullable<Binary>,
+        trusted_domains -> Text,
+        enabled -> Bool,
+        owner_approved -> Bool,
+        created_by -> Nullable<Text>,
+        metadata_url -> Nullable<Text>,
+        metadata_refreshed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sso_logins (id) {
+        id -> Text,
+        org_id -> Text,
+        connection_id -> Text,
+        request_id -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        pkce_verifier -> Nullable<Text>,
+        browser_hash -> Nullable<Text>,
+        return_to -> Nullable<Text>,
+        purpose -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        consumed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    saml_assertion_ids (issuer, assertion_id) {
+        issuer -> Text,
+        assertion_id -> Text,
+        expires_at -> Timestamp,
+    }
+}
 
 diesel::table! {
     scim_tokens (id) {
@@ -443,6 +490,11 @@ diesel::table! {
         last_seen_at -> Timestamp,
         expires_at -> Timestamp,
         ended_at -> Nullable<Timestamp>,
+        method -> Text,
+        connection_id -> Nullable<Text>,
+        idp_name_id -> Nullable<Text>,
+        idp_session_index -> Nullable<Text>,
+        pending -> Nullable<Text>,
     }
 }
 

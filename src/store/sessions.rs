@@ -22,6 +22,13 @@ pub struct Session {
     pub last_seen_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub ended_at: Option<NaiveDateTime>,
+    /// `email_link`, `invite`, `oidc` or `saml`.
+    pub method: String,
+    pub connection_id: Option<String>,
+    pub idp_name_id: Option<String>,
+    pub idp_session_index: Option<String>,
+    /// A step to finish before the session is usable (`pick_workspaces`).
+    pub pending: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
