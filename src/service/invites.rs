@@ -865,24 +865,7 @@ pub fn accept(
         request_id: None,
         now,
     };
-    let user = users::modify(
-        conn,
-        &ctx,
-        &org,
-        user.id.as_str(),
-        None,
-        "user.activated",
-        |u, f| {
-            if u.status != UserStatus::Invited {
-                return Err(AppError::Conflict {
-                    code: "invalid_transition",
-                    message: format!("a {} user cannot accept an invite", u.status),
-                });
-            }
-            f.status = UserStatus::Active;
-            Ok(())
-        },
-    )?;
+    let user = activate(conn, &ctx, &org, &user.id)?;
     audit::insert(
         conn,
         &[ctx.event(
@@ -895,6 +878,34 @@ pub fn accept(
         )],
     )?;
     Ok(Ok((*org, user)))
+}
+
+/// An invited user accepts: `invited` → `active` (audited `user.activated`);
+/// their role and workspaces were bound when they were invited.
+pub fn activate(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    org: &Org,
+    user: &UserId,
+) -> Result<User, AppError> {
+    users::modify(
+        conn,
+        ctx,
+        org,
+        user.as_str(),
+        None,
+        "user.activated",
+        |u, f| {
+            if u.status != UserStatus::Invited {
+                return Err(AppError::Conflict {
+                    code: "invalid_transition",
+                    message: format!("a {} user cannot accept an invite", u.status),
+                });
+            }
+            f.status = UserStatus::Active;
+            Ok(())
+        },
+    )
 }
 
 /// SCIM adoption or an SSO login activated an invited user: close their

@@ -113,6 +113,20 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
+/// Who acts when a connection does something on its own (a login before
+/// anyone is known, an IdP's logout, a refused response).
+fn connection_ctx(connection_id: &str, now: NaiveDateTime) -> Ctx {
+    Ctx {
+        actor: Actor {
+            kind: ActorKind::User,
+            id: None,
+            label: format!("sso:{connection_id}"),
+        },
+        request_id: None,
+        now,
+    }
+}
+
 /// A connection ready for a login.
 #[derive(Clone)]
 pub struct Loaded {
@@ -709,15 +723,7 @@ pub fn finish(
         }
     }
     let outcome = provisioning::decide(&facts);
-    let ctx = Ctx {
-        actor: Actor {
-            kind: ActorKind::User,
-            id: None,
-            label: format!("sso:{}", l.record.id),
-        },
-        request_id: None,
-        now,
-    };
+    let ctx = connection_ctx(&l.record.id, now);
     let decision = json!({
         "connection": l.record.id,
         "method": a.method,
@@ -835,24 +841,7 @@ fn activate_invited(
     org: &Org,
     user: &UserId,
 ) -> Result<User, AppError> {
-    let user = crate::service::users::modify(
-        conn,
-        ctx,
-        org,
-        user.as_str(),
-        None,
-        "user.activated",
-        |u, f| {
-            if u.status != UserStatus::Invited {
-                return Err(AppError::Conflict {
-                    code: "invalid_transition",
-                    message: format!("a {} user cannot accept an invite", u.status),
-                });
-            }
-            f.status = UserStatus::Active;
-            Ok(())
-        },
-    )?;
+    let user = crate::service::invites::activate(conn, ctx, org, user)?;
     crate::service::invites::close_on_activation(conn, ctx, &user, "sso")?;
     Ok(user)
 }
@@ -1060,15 +1049,7 @@ pub async fn saml_logout(
                 return Ok::<_, AppError>(false);
             }
             let ended = stored_sessions::end_for_idp_subject(c, &conn_id, &name_id, now)?;
-            let ctx = Ctx {
-                actor: Actor {
-                    kind: ActorKind::User,
-                    id: None,
-                    label: format!("sso:{conn_id}"),
-                },
-                request_id: None,
-                now,
-            };
+            let ctx = connection_ctx(&conn_id, now);
             audit::insert(
                 c,
                 &[ctx.event(
@@ -1132,15 +1113,7 @@ pub async fn record_attack(state: &AppState, connection_id: &str, e: &SsoError) 
             let Some(record) = store::idp_connections::find(c, &id)? else {
                 return Ok::<_, AppError>(());
             };
-            let ctx = Ctx {
-                actor: Actor {
-                    kind: ActorKind::User,
-                    id: None,
-                    label: format!("sso:{id}"),
-                },
-                request_id: None,
-                now: crate::store::now(),
-            };
+            let ctx = connection_ctx(&id, crate::store::now());
             audit::insert(
                 c,
                 &[ctx.event(
