@@ -23,6 +23,7 @@ mod scim_replay;
 mod seed_rules;
 mod sessions;
 mod shutdown;
+mod sso_login;
 mod store_conformance;
 mod store_resilience;
 mod workspace_tree;
