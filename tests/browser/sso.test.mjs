@@ -236,7 +236,8 @@ before(async () => {
       '--issuer', g.oidc.issuer, '--client-id', 'rollcall-acme', '--client-secret-env', 'OIDC_CLIENT_SECRET',
       '--trusted-domain', 'example.com', '--json'));
   g.oidcConn = oidcConn;
-  g.redirectUri = oidcConn.setup?.redirect_uri ?? `${g.base}/sso/oidc/${oidcConn.id}/callback`;
+  // What `idp add-oidc` says to register at the IdP.
+  g.redirectUri = sqlConnections ? `${g.base}/sso/oidc/${oidcConn.id}/callback` : oidcConn.setup.redirect_uri;
   assert.equal(g.redirectUri, `${g.base}/sso/oidc/${oidcConn.id}/callback`);
   const reg = await fetch(`${g.oidc.issuer}/_admin/clients`, {
     method: 'POST',
@@ -268,8 +269,10 @@ before(async () => {
       '--email-attribute', 'email', '--given-name-attribute', 'givenName', '--family-name-attribute', 'surname',
       '--groups-attribute', 'groups', '--json'));
   g.samlConn = samlConn;
-  g.spMetadataUrl = samlConn.setup?.metadata_url ?? `${g.base}/sso/saml/${samlConn.id}/metadata`;
+  // What `idp add-saml` says to enter at the IdP: the SP metadata URL (also our entity id) and the ACS.
+  g.spMetadataUrl = sqlConnections ? `${g.base}/sso/saml/${samlConn.id}/metadata` : samlConn.setup.metadata_url;
   assert.equal(g.spMetadataUrl, `${g.base}/sso/saml/${samlConn.id}/metadata`);
+  if (!sqlConnections) assert.equal(samlConn.setup.acs_url, `${g.base}/sso/saml/${samlConn.id}/acs`);
 
   g.keys = {
     acme: cli('api-key', 'create', '--org', 'acme', '--name', 'sso-e2e').trim(),
