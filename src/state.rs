@@ -48,8 +48,8 @@ pub struct AppState {
     /// Emailed sign-in requests per address and per client IP, on this node.
     pub login_rate_address: RateLimiter<String>,
     pub login_rate_ip: RateLimiter<String>,
-    /// Discovered OIDC providers of the SSO connections (metadata, JWKS).
-    pub sso: crate::service::sso_login::OidcProviders,
+    /// SSO: discovered OIDC providers (metadata, JWKS) and the sweep clock.
+    pub sso: crate::service::sso_login::SsoState,
 }
 
 /// A bucket of `n` requests refilling over an hour (0: unlimited).

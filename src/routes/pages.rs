@@ -394,17 +394,23 @@ async fn logout(
     if !csrf_ok(&state, &req, &form.csrf) {
         return csrf_refused();
     }
+    let mut idp_logout = None;
     if let Some(value) = req
         .cookie(session_cookie_name(&state))
         .map(|c| c.value().to_owned())
     {
         let now = crate::store::now();
-        if let Err(e) = state
+        match state
             .store
             .write(move |c| sessions::logout(c, &value, now))
             .await
         {
-            return unavailable(&e);
+            Ok(Some(ended)) => {
+                let base = crate::routes::public_base(&state, &req);
+                idp_logout = service::sso_login::idp_logout_url(&state, &ended, &base).await;
+            }
+            Ok(None) => {}
+            Err(e) => return unavailable(&e),
         }
     }
     let mut gone = cookie(
@@ -414,12 +420,19 @@ async fn logout(
         SameSite::Lax,
     );
     gone.make_removal();
-    let mut res = message(
-        StatusCode::OK,
-        "You are signed out",
-        None,
-        "You can close this window.",
-    );
+    // Signed in through an OIDC IdP that supports RP-initiated logout: end
+    // the IdP's session too.
+    let mut res = match idp_logout {
+        Some(url) => page(HttpResponse::SeeOther())
+            .insert_header((header::LOCATION, url))
+            .finish(),
+        None => message(
+            StatusCode::OK,
+            "You are signed out",
+            None,
+            "You can close this window.",
+        ),
+    };
     if let Ok(v) = HeaderValue::from_str(&gone.to_string()) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }

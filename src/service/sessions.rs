@@ -145,14 +145,21 @@ pub fn touch(conn: &mut DbConnection, s: &Session, now: NaiveDateTime) -> Result
     Ok(())
 }
 
-pub fn logout(conn: &mut DbConnection, cookie: &str, now: NaiveDateTime) -> Result<(), AppError> {
+/// End the session behind `cookie`; returns it (how it was signed in
+/// decides whether the IdP is asked to sign out too).
+pub fn logout(
+    conn: &mut DbConnection,
+    cookie: &str,
+    now: NaiveDateTime,
+) -> Result<Option<Session>, AppError> {
     if let Some((id, secret)) = token::parse(token::SESSION_PREFIX, cookie)
         && let Some((session, _)) = stored::get(conn, &id.simple().to_string())?
         && token::verify(secret, &session.secret_hash)
     {
         stored::end(conn, &session.id, now)?;
+        return Ok(Some(session));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Ask for a sign-in link: queued only when `email` is an active user of the

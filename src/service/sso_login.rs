@@ -84,6 +84,8 @@ pub enum SsoError {
     Oidc(OidcError),
     #[error("the identity provider's response was refused: {0}")]
     Saml(SamlRejection),
+    #[error("the identity provider's logout request was refused: {0}")]
+    Logout(crate::sso::saml::logout::LogoutRejection),
     #[error("{}", .0.message())]
     Refused(Refusal),
     #[error(transparent)]
@@ -95,6 +97,7 @@ impl SsoError {
         match self {
             SsoError::Oidc(e) => e.is_attack(),
             SsoError::Saml(e) => e.is_attack(),
+            SsoError::Logout(e) => e.is_attack(),
             SsoError::BrowserMismatch => true,
             _ => false,
         }
@@ -192,6 +195,32 @@ pub fn for_email(
     Ok(choose(conn, &org, None, Some(&domain))?.ok_or(SsoError::NoConnectionForDomain(domain)))
 }
 
+/// This node's SSO state: discovered OIDC providers, and when expired
+/// pre-login records and replay-cache rows were last swept.
+#[derive(Default)]
+pub struct SsoState {
+    pub providers: OidcProviders,
+    last_sweep: std::sync::atomic::AtomicI64,
+}
+
+/// Expired pre-login records and assertion ids are deleted by the next
+/// login start after this many seconds (on any node).
+const SWEEP_EVERY_SECS: i64 = 300;
+
+impl SsoState {
+    /// Whether this start should also sweep (at most once per interval per node).
+    fn sweep_due(&self, now: NaiveDateTime) -> bool {
+        use std::sync::atomic::Ordering;
+        let t = now.and_utc().timestamp();
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        t - last >= SWEEP_EVERY_SECS
+            && self
+                .last_sweep
+                .compare_exchange(last, t, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
 /// Discovered OIDC providers per connection (metadata and JWKS cache),
 /// rebuilt after [`DISCOVERY_TTL`] or when the connection changed.
 #[derive(Default)]
@@ -280,7 +309,7 @@ pub async fn begin(
     let urls = SpUrls::new(base, &l.record.id);
     let (redirect, key, request_id, nonce, verifier, method) = match &l.settings {
         ConnectionSettings::Oidc(_) => {
-            let provider = state.sso.get(state, &l, base).await?;
+            let provider = state.sso.providers.get(state, &l, base).await?;
             let start = provider.authorization_start();
             let mut url = start.url.clone();
             if let Some(hint) = login_hint.as_deref().filter(|h| !h.is_empty()) {
@@ -320,9 +349,17 @@ pub async fn begin(
     let org_id = l.org.id.clone();
     let conn_id = l.record.id.clone();
     let now = now.naive_utc();
+    let sweep = state.sso.sweep_due(now);
     state
         .store
         .write(move |c| {
+            if sweep {
+                let n = sso_logins::sweep(c, now)?;
+                tracing::debug!(
+                    deleted = n,
+                    "swept expired SSO pre-login records and assertion ids"
+                );
+            }
             sso_logins::insert(
                 c,
                 NewLogin {
@@ -451,7 +488,7 @@ pub async fn oidc_callback(
 ) -> Result<SignedIn, SsoError> {
     let key = sha256_hex(params.state.as_deref().unwrap_or_default());
     let (l, record) = take(state, connection_id, key, false, browser, true).await?;
-    let provider = state.sso.get(state, &l, base).await?;
+    let provider = state.sso.providers.get(state, &l, base).await?;
     let pending = PendingLogin {
         state: params.state.clone().unwrap_or_default(),
         nonce: record.nonce.clone().unwrap_or_default(),
@@ -978,4 +1015,103 @@ pub fn pick_workspaces(
         )],
     )?;
     Ok(Ok(()))
+}
+
+/// IdP-initiated SAML Single Logout (HTTP-Redirect): verifies the signed
+/// `LogoutRequest` in `raw_query`, refuses a replayed one, ends the
+/// sessions signed in through this connection for its NameID, and returns
+/// where to send the `LogoutResponse` (the IdP's SLO URL, when configured).
+pub async fn saml_logout(
+    state: &AppState,
+    connection_id: &str,
+    raw_query: String,
+    base: &str,
+) -> Result<Option<url::Url>, SsoError> {
+    let id = connection_id.to_owned();
+    let l = state
+        .store
+        .read(move |c| connection(c, &id))
+        .await?
+        .ok_or(SsoError::UnknownConnection)?;
+    let ConnectionSettings::Saml(settings) = &l.settings else {
+        return Err(SsoError::UnknownConnection);
+    };
+    let urls = SpUrls::new(base, &l.record.id);
+    let config = settings
+        .runtime(&urls)
+        .map_err(|e| SsoError::Misconfigured(e.to_string()))?;
+    let v = crate::sso::saml::logout::verify_logout_request(
+        &config,
+        &raw_query,
+        &urls.saml_slo,
+        Utc::now(),
+    )
+    .map_err(SsoError::Logout)?;
+    let conn_id = l.record.id.clone();
+    let org_id = l.org.id.clone();
+    let now = crate::store::now();
+    let replay_key = format!("logout:{}", v.id);
+    let keep_until = (v.issue_instant + chrono::Duration::minutes(15)).naive_utc();
+    let (issuer, name_id) = (v.issuer.clone(), v.name_id.clone());
+    let fresh = state
+        .store
+        .write(move |c| {
+            if !sso_logins::first_use_of_assertion(c, &issuer, &replay_key, keep_until)? {
+                return Ok::<_, AppError>(false);
+            }
+            let ended = stored_sessions::end_for_idp_subject(c, &conn_id, &name_id, now)?;
+            let ctx = Ctx {
+                actor: Actor {
+                    kind: ActorKind::User,
+                    id: None,
+                    label: format!("sso:{conn_id}"),
+                },
+                request_id: None,
+                now,
+            };
+            audit::insert(
+                c,
+                &[ctx.event(
+                    Some(&org_id),
+                    "sso.logout",
+                    "idp_connection",
+                    Some(conn_id.clone()),
+                    None,
+                    Some(json!({"name_id": name_id, "sessions_ended": ended, "via": "saml_slo"})),
+                )],
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if !fresh {
+        return Err(SsoError::Saml(SamlRejection::Replayed));
+    }
+    let Some(slo) = settings.idp_slo_url.as_deref() else {
+        return Ok(None);
+    };
+    crate::sso::saml::logout::logout_response_redirect(
+        config.sp_entity_id(),
+        slo,
+        &v.id,
+        v.relay_state.as_deref(),
+        Utc::now(),
+    )
+    .map(Some)
+    .map_err(SsoError::Misconfigured)
+}
+
+/// After a rollcall logout of a session signed in through OIDC: the IdP's
+/// RP-initiated logout URL, when it advertises one.
+pub async fn idp_logout_url(
+    state: &AppState,
+    session: &stored_sessions::Session,
+    base: &str,
+) -> Option<String> {
+    if session.method != "oidc" {
+        return None;
+    }
+    let id = session.connection_id.clone()?;
+    let l = state.store.read(move |c| connection(c, &id)).await.ok()??;
+    let provider = state.sso.providers.get(state, &l, base).await.ok()?;
+    provider.logout_url().map(|u| u.to_string())
 }

@@ -73,6 +73,24 @@ pub fn insert(
     Ok(())
 }
 
+/// End the sessions an IdP's logout names (SAML SLO: the connection and
+/// NameID); returns how many ended.
+pub fn end_for_idp_subject(
+    conn: &mut DbConnection,
+    connection_id: &str,
+    name_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::connection_id.eq(connection_id))
+            .filter(sessions::idp_name_id.eq(name_id))
+            .filter(sessions::ended_at.is_null()),
+    )
+    .set(sessions::ended_at.eq(Some(now)))
+    .execute(conn)?)
+}
+
 /// The pending step is done.
 pub fn clear_pending(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
     diesel::update(sessions::table.find(id))

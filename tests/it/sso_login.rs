@@ -201,6 +201,29 @@ async fn post_acs(
     read(req.send().await.unwrap()).await
 }
 
+/// A LogoutRequest for NameID `u-1f0c2a77` (the test IdP's default) over
+/// HTTP-Redirect, signed by `idp`.
+fn logout_query(idp: &TestIdp, issuer: &str, destination: &str) -> String {
+    use std::io::Write;
+    let xml = format!(
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_lr-{}\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{destination}\"><saml:Issuer>{issuer}</saml:Issuer><saml:NameID>u-1f0c2a77</saml:NameID></samlp:LogoutRequest>",
+        uuid::Uuid::new_v4().simple(),
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let mut deflated = Vec::new();
+    let mut e = flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::default());
+    e.write_all(xml.as_bytes()).unwrap();
+    e.finish().unwrap();
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let signed = format!(
+        "SAMLRequest={}&SigAlg={}",
+        enc(&base64::engine::general_purpose::STANDARD.encode(&deflated)),
+        enc("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")
+    );
+    let sig = base64::engine::general_purpose::STANDARD.encode(idp.sign_bytes(signed.as_bytes()));
+    format!("{signed}&Signature={}", enc(&sig))
+}
+
 async fn user_count(app: &TestApp, key: &str) -> usize {
     let r = app.get("/api/v1/orgs/acme/users", key).await;
     r.body["items"].as_array().map_or(0, Vec::len)
@@ -396,8 +419,36 @@ async fn idp_initiated_logins_are_off_by_default_and_replay_protected(backend: B
         if expected == StatusCode::SEE_OTHER {
             // The existing user with the trusted email was linked.
             assert_eq!(r.header(LOCATION.as_str()), Some("/account"));
+            let session = cookie(&r, "__Host-rollcall_session").unwrap();
             let replay = post_acs(&app, conn, &response, None, "").await;
             assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.text);
+
+            // The IdP signs the person out (SAML SLO): the session ends; the
+            // same request again, or one signed by another key, is refused.
+            let client = no_redirects();
+            let me = get(&client, &format!("{}/api/v1/me", app.base), &session).await;
+            assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+            let forged = logout_query(
+                &TestIdp::generate(&idp.entity_id),
+                &idp.entity_id,
+                &urls.saml_slo,
+            );
+            let r = get(&client, &format!("{}?{forged}", urls.saml_slo), "").await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+            let me = get(&client, &format!("{}/api/v1/me", app.base), &session).await;
+            assert_eq!(me.status, StatusCode::OK, "a forged logout ends nothing");
+            let q = logout_query(&idp, &idp.entity_id, &urls.saml_slo);
+            let r = get(&client, &format!("{}?{q}", urls.saml_slo), "").await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            let me = get(&client, &format!("{}/api/v1/me", app.base), &session).await;
+            assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{}", me.text);
+            let r = get(&client, &format!("{}?{q}", urls.saml_slo), "").await;
+            assert_eq!(
+                r.status,
+                StatusCode::BAD_REQUEST,
+                "a replayed logout: {}",
+                r.text
+            );
         }
     }
 }

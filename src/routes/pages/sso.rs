@@ -44,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/sso/saml/{connection}/metadata",
             web::get().to(saml_metadata),
         )
+        .route("/sso/saml/{connection}/slo", web::get().to(saml_slo))
         .route("/sso/{org}/start", web::get().to(start_by_org));
 }
 
@@ -304,6 +305,29 @@ async fn saml_metadata(
             .content_type("application/samlmetadata+xml")
             .body(xml),
         Err(e) => error_page(SsoError::Misconfigured(e.to_string())),
+    }
+}
+
+/// IdP-initiated Single Logout (HTTP-Redirect binding).
+async fn saml_slo(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let connection = path.into_inner();
+    let base = public_base(&state, &req);
+    let query = req.query_string().to_owned();
+    match sso_login::saml_logout(&state, &connection, query, &base).await {
+        Ok(Some(url)) => page(HttpResponse::SeeOther())
+            .insert_header((header::LOCATION, url.to_string()))
+            .finish(),
+        Ok(None) => message(
+            StatusCode::OK,
+            "You are signed out",
+            None,
+            "Your identity provider signed you out. You can close this window.",
+        ),
+        Err(e) => error_page(e),
     }
 }
 

@@ -13,6 +13,7 @@
 //! samael accepts unsigned responses when it has none, so
 //! [`SamlConnectionConfig::new`] refuses that configuration.
 
+pub mod logout;
 mod verify;
 
 #[cfg(any(test, feature = "test-fixtures"))]
