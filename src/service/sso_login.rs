@@ -1115,3 +1115,47 @@ pub async fn idp_logout_url(
     let provider = state.sso.providers.get(state, &l, base).await.ok()?;
     provider.logout_url().map(|u| u.to_string())
 }
+
+/// Audits a refused response that a well-behaved IdP and browser never
+/// produce (forgery, wrapping, replay, a login carried to another browser),
+/// against the connection's org. Best effort: the refusal stands whatever
+/// happens here.
+pub async fn record_attack(state: &AppState, connection_id: &str, e: &SsoError) {
+    if !e.is_attack() {
+        return;
+    }
+    let id = connection_id.to_owned();
+    let detail = e.to_string();
+    let result = state
+        .store
+        .write(move |c| {
+            let Some(record) = store::idp_connections::find(c, &id)? else {
+                return Ok::<_, AppError>(());
+            };
+            let ctx = Ctx {
+                actor: Actor {
+                    kind: ActorKind::User,
+                    id: None,
+                    label: format!("sso:{id}"),
+                },
+                request_id: None,
+                now: crate::store::now(),
+            };
+            audit::insert(
+                c,
+                &[ctx.event(
+                    Some(&crate::domain::OrgId::from_trusted(record.org_id)),
+                    "sso.attack_refused",
+                    "idp_connection",
+                    Some(id.clone()),
+                    None,
+                    Some(json!({"refused": detail})),
+                )],
+            )?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not audit a refused SSO response");
+    }
+}

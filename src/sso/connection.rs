@@ -197,6 +197,7 @@ impl SamlSettings {
             SamlConnectionConfig::new(sp_entity_id, urls.saml_acs.clone(), idp)?
                 .with_clock_skew(Duration::seconds(i64::from(self.clock_skew_secs)))
                 .with_idp_initiated(self.allow_idp_initiated)
+                .with_slo_url(urls.saml_slo.clone())
                 .with_subject_source(match &self.subject_attribute {
                     Some(a) => SubjectSource::Attribute(a.clone()),
                     None => SubjectSource::PersistentNameId,

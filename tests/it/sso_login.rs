@@ -248,6 +248,7 @@ async fn sso_default_through_saml_picks_a_workspace(backend: Backend) {
     let md = get(&client, &urls.saml_metadata, "").await;
     assert_eq!(md.status, StatusCode::OK, "{}", md.text);
     assert!(md.text.contains(&urls.saml_acs), "{}", md.text);
+    assert!(md.text.contains(&urls.saml_slo), "{}", md.text);
 
     // Home-realm discovery by the email's verified domain.
     let start = get(
@@ -422,6 +423,18 @@ async fn idp_initiated_logins_are_off_by_default_and_replay_protected(backend: B
             let session = cookie(&r, "__Host-rollcall_session").unwrap();
             let replay = post_acs(&app, conn, &response, None, "").await;
             assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.text);
+            let audit = app
+                .get("/api/v1/orgs/acme/audit?action=sso.attack_refused", &key)
+                .await;
+            assert!(audit.text.contains("already used"), "{}", audit.text);
+            let audit = app
+                .get("/api/v1/orgs/acme/audit?action=sso.login", &key)
+                .await;
+            assert!(
+                audit.text.contains("\"outcome\":\"link\""),
+                "{}",
+                audit.text
+            );
 
             // The IdP signs the person out (SAML SLO): the session ends; the
             // same request again, or one signed by another key, is refused.

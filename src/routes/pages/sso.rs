@@ -235,7 +235,10 @@ async fn oidc_callback(
     let base = public_base(&state, &req);
     match sso_login::oidc_callback(&state, &connection, params, browser, &base).await {
         Ok(s) => signed_in(&state, s, Some(name)),
-        Err(e) => error_page(e),
+        Err(e) => {
+            sso_login::record_attack(&state, &connection, &e).await;
+            error_page(e)
+        }
     }
 }
 
@@ -273,7 +276,10 @@ async fn saml_acs(
     .await
     {
         Ok(s) => signed_in(&state, s, name),
-        Err(e) => error_page(e),
+        Err(e) => {
+            sso_login::record_attack(&state, &connection, &e).await;
+            error_page(e)
+        }
     }
 }
 
@@ -327,7 +333,10 @@ async fn saml_slo(
             None,
             "Your identity provider signed you out. You can close this window.",
         ),
-        Err(e) => error_page(e),
+        Err(e) => {
+            sso_login::record_attack(&state, &connection, &e).await;
+            error_page(e)
+        }
     }
 }
 
