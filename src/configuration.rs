@@ -624,11 +624,8 @@ impl SsoSettings {
         let invalid = |m: String| ConfigError::invalid("sso.secret_key_file", m);
         let created = match std::fs::read_to_string(&path) {
             Ok(_) => false,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                create_key_file(&path).map_err(|e| {
-                    invalid(format!("cannot create {}: {e}", path.display()))
-                })?
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key_file(&path)
+                .map_err(|e| invalid(format!("cannot create {}: {e}", path.display())))?,
             Err(e) => return Err(invalid(format!("cannot read {}: {e}", path.display()))),
         };
         let text = std::fs::read_to_string(&path)
@@ -1160,6 +1157,56 @@ mod tests {
         let s = Settings::from_figment(base()).unwrap();
         assert!(matches!(s.email.transport, MailTransport::File(_)));
         assert!(s.email.outbox_key.generated);
+    }
+
+    #[test]
+    fn sso_key_is_kept_beside_the_data_when_not_configured() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("db/rollcall.db").display());
+        let with_db = || base().merge(Serialized::default("database.url", &db));
+        let mut a = Settings::from_figment(with_db()).unwrap();
+        let file = dir.path().join("db/sso-secret.key");
+        assert_eq!(a.sso.default_key_file.as_deref(), Some(file.as_path()));
+        assert!(a.sso.secret_key.generated);
+        assert!(!file.exists(), "created on first need only");
+        assert_eq!(a.sso.load_key_file().unwrap(), Some((file.clone(), true)));
+        assert!(!a.sso.secret_key.generated);
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&file).unwrap().trim().len(), 64);
+        // The next start (or the CLI) reads the same key.
+        let mut b = Settings::from_figment(with_db()).unwrap();
+        assert_eq!(b.sso.load_key_file().unwrap(), Some((file.clone(), false)));
+        assert_eq!(a.sso.secret_key.bytes(), b.sso.secret_key.bytes());
+        // A configured key needs no file; short ones are refused.
+        let key = "k".repeat(40);
+        let mut c =
+            Settings::from_figment(with_db().merge(Serialized::default("sso.secret_key", &key)))
+                .unwrap();
+        assert_eq!(c.sso.load_key_file().unwrap(), None);
+        assert_eq!(
+            c.sso.secret_key.bytes(),
+            OutboxKey::from_secret(&key).bytes()
+        );
+        let err =
+            Settings::from_figment(with_db().merge(Serialized::default("sso.secret_key", "short")))
+                .unwrap_err();
+        assert!(err.to_string().contains("sso.secret_key"), "{err}");
+        std::fs::write(&file, "short\n").unwrap();
+        let mut d = Settings::from_figment(with_db()).unwrap();
+        assert!(d.sso.load_key_file().is_err());
+        // PostgreSQL keeps it in data/.
+        let pg = Settings::from_figment(base().merge(Serialized::default(
+            "database.url",
+            "postgres://localhost/x",
+        )))
+        .unwrap();
+        assert_eq!(
+            pg.sso.default_key_file.as_deref(),
+            Some(Path::new("data/sso-secret.key"))
+        );
+        assert_eq!(pg.sso.metadata_refresh, Duration::from_secs(21600));
     }
 
     #[test]

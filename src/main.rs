@@ -133,7 +133,11 @@ struct AddOidcArgs {
     #[arg(long)]
     client_id: String,
     /// A file holding the client secret.
-    #[arg(long, required_unless_present = "client_secret_env", conflicts_with = "client_secret_env")]
+    #[arg(
+        long,
+        required_unless_present = "client_secret_env",
+        conflicts_with = "client_secret_env"
+    )]
     client_secret_file: Option<PathBuf>,
     /// An environment variable holding the client secret.
     #[arg(long)]
@@ -165,7 +169,11 @@ struct AddSamlArgs {
     #[arg(long)]
     name: String,
     /// The IdP's metadata XML.
-    #[arg(long, required_unless_present = "metadata_url", conflicts_with = "metadata_url")]
+    #[arg(
+        long,
+        required_unless_present = "metadata_url",
+        conflicts_with = "metadata_url"
+    )]
     metadata_file: Option<PathBuf>,
     /// Where the IdP publishes its metadata (fetched again periodically).
     #[arg(long)]

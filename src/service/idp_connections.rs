@@ -266,7 +266,10 @@ fn fingerprints(certs: &[String]) -> Vec<String> {
 fn settings_json(settings: &ConnectionSettings) -> Value {
     let mut v = serde_json::to_value(settings).unwrap_or(Value::Null);
     if let (ConnectionSettings::Saml(s), Some(o)) = (settings, v.as_object_mut()) {
-        o.insert("signing_certs".into(), json!(fingerprints(&s.signing_certs)));
+        o.insert(
+            "signing_certs".into(),
+            json!(fingerprints(&s.signing_certs)),
+        );
     }
     v
 }
@@ -372,9 +375,7 @@ pub fn creator(a: &Acting<'_>) -> String {
 fn name(raw: &str) -> Result<String, AppError> {
     let n = raw.trim();
     if n.is_empty() || n.chars().count() > 200 {
-        return Err(AppError::bad_request(
-            "name must hold 1 to 200 characters",
-        ));
+        return Err(AppError::bad_request("name must hold 1 to 200 characters"));
     }
     Ok(n.to_owned())
 }
@@ -654,7 +655,7 @@ fn saml_from_source(
             idp_entity_id: entity.trim().to_owned(),
             idp_sso_url: sso.trim().to_owned(),
             idp_slo_url: None,
-            signing_certs: certs.iter().map(|c| c.trim().to_owned()).collect(),
+            signing_certs: certificates(certs)?,
             sp_entity_id: None,
             subject_attribute: None,
             attributes: SamlAttributes::default(),
@@ -663,6 +664,18 @@ fn saml_from_source(
         }),
         _ => Err(one_source()),
     }
+}
+
+/// Certificates as PEM or bare base64, stored as base64 DER (what metadata
+/// carries); one that does not parse is refused.
+fn certificates(raw: &[String]) -> Result<Vec<String>, AppError> {
+    raw.iter()
+        .map(|c| {
+            SigningCertificate::from_pem_or_base64(c)
+                .map(|c| c.to_base64())
+                .map_err(saml_error)
+        })
+        .collect()
 }
 
 fn one_source() -> AppError {
@@ -998,13 +1011,12 @@ pub fn update(
                 s.idp_sso_url = u.trim().to_owned();
             }
             if let Some(certs) = &patch.signing_certs {
-                s.signing_certs = certs.iter().map(|c| c.trim().to_owned()).collect();
+                s.signing_certs = certificates(certs)?;
             }
             if let Some(more) = &patch.add_signing_certs {
-                for c in more {
-                    let fp = fingerprint(c);
-                    if !s.signing_certs.iter().any(|x| fingerprint(x) == fp) {
-                        s.signing_certs.push(c.trim().to_owned());
+                for c in certificates(more)? {
+                    if !s.signing_certs.contains(&c) {
+                        s.signing_certs.push(c);
                     }
                 }
             }
@@ -1047,7 +1059,9 @@ pub fn update(
             owner_approved: withdraw.then_some(false),
             created_by: withdraw.then_some(Some(vouching.as_str())),
             metadata_url: metadata_url.as_ref().map(|u| u.as_deref()),
-            metadata_refreshed_at: metadata_url.as_ref().and_then(|u| u.as_ref().map(|_| ctx.now)),
+            metadata_refreshed_at: metadata_url
+                .as_ref()
+                .and_then(|u| u.as_ref().map(|_| ctx.now)),
         },
         ctx.now,
     )?;
@@ -1194,13 +1208,11 @@ pub async fn refresh_metadata(
             continue;
         }
         report.checked += 1;
-        let fetched = fetch_metadata(&url, network).await.and_then(|xml| {
-            SamlSettings::from_metadata(&xml)
-                .map_err(saml_error)
-                .map(|s| (xml, s))
-        });
+        let fetched = fetch_metadata(&url, network)
+            .await
+            .and_then(|xml| SamlSettings::from_metadata(&xml).map_err(saml_error));
         let imported = match fetched {
-            Ok((_, s)) => s,
+            Ok(s) => s,
             Err(e) => {
                 tracing::warn!(connection = %row.id, %url, error = %e, "IdP metadata refresh failed; the connection keeps its settings");
                 report.failed.push((row.id.clone(), e.to_string()));
@@ -1245,7 +1257,8 @@ fn apply_refresh(
     let ConnectionSettings::Saml(mut s) = parse_settings(&row)? else {
         return Ok(false);
     };
-    let cert_set = |certs: &[String]| -> BTreeSet<String> { fingerprints(certs).into_iter().collect() };
+    let cert_set =
+        |certs: &[String]| -> BTreeSet<String> { fingerprints(certs).into_iter().collect() };
     let changed = s.idp_entity_id != imported.idp_entity_id
         || s.idp_sso_url != imported.idp_sso_url
         || cert_set(&s.signing_certs) != cert_set(&imported.signing_certs);

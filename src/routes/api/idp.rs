@@ -7,7 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use crate::auth::access::OrgAccess;
 use crate::error::{AppError, ErrorBody};
 use crate::routes::public_base;
-use crate::service::idp_connections::{self as idp, ConnectionPatch, ConnectionView, NewConnection};
+use crate::service::idp_connections::{
+    self as idp, ConnectionPatch, ConnectionView, NewConnection,
+};
 use crate::state::AppState;
 
 /// Create a connection. OIDC: the issuer is checked by discovery; SAML:
