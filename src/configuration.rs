@@ -138,6 +138,7 @@ struct RawSso {
     allow_private_networks: bool,
     allow_plain_http: bool,
     login_ttl_secs: u64,
+    metadata_refresh_secs: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -372,8 +373,15 @@ pub struct SsoSettings {
     /// Answer domain-verification TXT lookups from this JSON file instead of
     /// DNS (tests, air-gapped evaluation).
     pub domain_txt_fixture: Option<PathBuf>,
-    /// Seals IdP client secrets at rest (`sso.secret_key`).
+    /// Seals IdP client secrets at rest (`sso.secret_key`). Until
+    /// [`SsoSettings::load_key_file`] has run, an unconfigured key is one of
+    /// this process only (`generated`).
     pub secret_key: OutboxKey,
+    /// With no key configured: the file that keeps the gateway's generated
+    /// key (beside the SQLite database, or `data/`), created on first need.
+    pub default_key_file: Option<PathBuf>,
+    /// How often SAML metadata is re-fetched from its URL.
+    pub metadata_refresh: Duration,
     /// Where metadata, discovery documents and JWKS may be fetched from.
     pub network: crate::sso::oidc::NetworkPolicy,
     /// How long a started login may take (the pre-login record's lifetime).
@@ -537,25 +545,38 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-fn validate_sso(raw: &RawSso) -> Result<SsoSettings, ConfigError> {
-    let secret = match (&raw.secret_key_file, &raw.secret_key) {
+fn validate_sso(raw: &RawSso, database: &DatabaseUrl) -> Result<SsoSettings, ConfigError> {
+    let file = raw
+        .secret_key_file
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty());
+    let secret = match (file, &raw.secret_key) {
         (Some(path), _) => Some(read_secret_file("sso.secret_key_file", path)?),
         (None, Some(k)) => Some(k.expose_secret().to_owned()),
         (None, None) => None,
     };
-    let secret_key = match secret.as_deref().map(str::trim) {
-        None | Some("") => OutboxKey {
-            bytes: rand::random(),
-            generated: true,
-        },
+    let (secret_key, default_key_file) = match secret.as_deref().map(str::trim) {
+        None | Some("") => (
+            OutboxKey {
+                bytes: rand::random(),
+                generated: true,
+            },
+            Some(default_sso_key_file(database)),
+        ),
         Some(k) if k.len() < 32 => {
             return Err(ConfigError::invalid(
                 "sso.secret_key",
                 "must be at least 32 characters (random, the same on every node)",
             ));
         }
-        Some(k) => OutboxKey::from_secret(k),
+        Some(k) => (OutboxKey::from_secret(k), None),
     };
+    if raw.metadata_refresh_secs < 60 {
+        return Err(ConfigError::invalid(
+            "sso.metadata_refresh_secs",
+            "must be at least 60",
+        ));
+    }
     if raw.login_ttl_secs < 30 {
         return Err(ConfigError::invalid(
             "sso.login_ttl_secs",
@@ -567,12 +588,81 @@ fn validate_sso(raw: &RawSso) -> Result<SsoSettings, ConfigError> {
             .filter(|p| !p.is_empty())
             .map(PathBuf::from),
         secret_key,
+        default_key_file,
+        metadata_refresh: Duration::from_secs(raw.metadata_refresh_secs),
         network: crate::sso::oidc::NetworkPolicy {
             allow_private_networks: raw.allow_private_networks,
             allow_plain_http: raw.allow_plain_http,
         },
         login_ttl: Duration::from_secs(raw.login_ttl_secs),
     })
+}
+
+/// Where the generated SSO key is kept: beside the SQLite database, or in
+/// `data/` (the embedded default's folder) with PostgreSQL.
+fn default_sso_key_file(database: &DatabaseUrl) -> PathBuf {
+    let dir = match database {
+        DatabaseUrl::Sqlite(path) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        DatabaseUrl::Postgres(_) => PathBuf::from("data"),
+    };
+    dir.join("sso-secret.key")
+}
+
+impl SsoSettings {
+    /// With no key configured, use the key kept in
+    /// [`SsoSettings::default_key_file`], creating the file (32 random bytes
+    /// as hex, mode 0600) when it does not exist. Returns the file and
+    /// whether it was created now; `None` when a key is configured.
+    pub fn load_key_file(&mut self) -> Result<Option<(PathBuf, bool)>, ConfigError> {
+        let Some(path) = self.default_key_file.clone() else {
+            return Ok(None);
+        };
+        let invalid = |m: String| ConfigError::invalid("sso.secret_key_file", m);
+        let created = match std::fs::read_to_string(&path) {
+            Ok(_) => false,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key_file(&path)
+                .map_err(|e| invalid(format!("cannot create {}: {e}", path.display())))?,
+            Err(e) => return Err(invalid(format!("cannot read {}: {e}", path.display()))),
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
+        let key = text.trim();
+        if key.len() < 32 {
+            return Err(invalid(format!(
+                "{} holds fewer than 32 characters",
+                path.display()
+            )));
+        }
+        self.secret_key = OutboxKey::from_secret(key);
+        Ok(Some((path, created)))
+    }
+}
+
+/// Write a new random key unless another process just did (`false` then).
+fn create_key_file(path: &Path) -> std::io::Result<bool> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut f) => {
+            writeln!(f, "{}", hex::encode(rand::random::<[u8; 32]>()))?;
+            f.sync_all()?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn read_secret_file(key: &'static str, path: &Path) -> Result<String, ConfigError> {
@@ -817,6 +907,7 @@ impl Settings {
                 "bulk_max_rows and bulk_job_threshold must be at least 1",
             ));
         }
+        let sso = validate_sso(&raw.sso, &url)?;
         let invites = InviteSettings {
             bulk_max_body_bytes: i.bulk_max_body_bytes.max(1024),
             bulk_max_rows: i.bulk_max_rows,
@@ -856,7 +947,7 @@ impl Settings {
                 cursor_key,
                 cursor_timeout: Duration::from_secs(s.cursor_timeout_secs),
             },
-            sso: validate_sso(&raw.sso)?,
+            sso,
         })
     }
 
@@ -1066,6 +1157,56 @@ mod tests {
         let s = Settings::from_figment(base()).unwrap();
         assert!(matches!(s.email.transport, MailTransport::File(_)));
         assert!(s.email.outbox_key.generated);
+    }
+
+    #[test]
+    fn sso_key_is_kept_beside_the_data_when_not_configured() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("db/rollcall.db").display());
+        let with_db = || base().merge(Serialized::default("database.url", &db));
+        let mut a = Settings::from_figment(with_db()).unwrap();
+        let file = dir.path().join("db/sso-secret.key");
+        assert_eq!(a.sso.default_key_file.as_deref(), Some(file.as_path()));
+        assert!(a.sso.secret_key.generated);
+        assert!(!file.exists(), "created on first need only");
+        assert_eq!(a.sso.load_key_file().unwrap(), Some((file.clone(), true)));
+        assert!(!a.sso.secret_key.generated);
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&file).unwrap().trim().len(), 64);
+        // The next start (or the CLI) reads the same key.
+        let mut b = Settings::from_figment(with_db()).unwrap();
+        assert_eq!(b.sso.load_key_file().unwrap(), Some((file.clone(), false)));
+        assert_eq!(a.sso.secret_key.bytes(), b.sso.secret_key.bytes());
+        // A configured key needs no file; short ones are refused.
+        let key = "k".repeat(40);
+        let mut c =
+            Settings::from_figment(with_db().merge(Serialized::default("sso.secret_key", &key)))
+                .unwrap();
+        assert_eq!(c.sso.load_key_file().unwrap(), None);
+        assert_eq!(
+            c.sso.secret_key.bytes(),
+            OutboxKey::from_secret(&key).bytes()
+        );
+        let err =
+            Settings::from_figment(with_db().merge(Serialized::default("sso.secret_key", "short")))
+                .unwrap_err();
+        assert!(err.to_string().contains("sso.secret_key"), "{err}");
+        std::fs::write(&file, "short\n").unwrap();
+        let mut d = Settings::from_figment(with_db()).unwrap();
+        assert!(d.sso.load_key_file().is_err());
+        // PostgreSQL keeps it in data/.
+        let pg = Settings::from_figment(base().merge(Serialized::default(
+            "database.url",
+            "postgres://localhost/x",
+        )))
+        .unwrap();
+        assert_eq!(
+            pg.sso.default_key_file.as_deref(),
+            Some(Path::new("data/sso-secret.key"))
+        );
+        assert_eq!(pg.sso.metadata_refresh, Duration::from_secs(21600));
     }
 
     #[test]

@@ -223,3 +223,46 @@ pub fn view(job: &Job) -> Result<serde_json::Value, AppError> {
     }
     Ok(v)
 }
+
+/// Re-fetches SAML metadata from its URL (`sso.metadata_refresh_secs`; see
+/// `service::idp_connections::refresh_metadata`). It looks every few
+/// minutes for connections fetched longer ago than the period, so restarts
+/// do not postpone a refresh.
+pub struct MetadataRefresher {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MetadataRefresher {
+    pub fn spawn(store: Store, settings: &crate::configuration::SsoSettings) -> MetadataRefresher {
+        let (stop, mut stopped) = watch::channel(false);
+        let (every, network) = (settings.metadata_refresh, settings.network);
+        let tick = every.min(Duration::from_secs(300));
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(tick) => {}
+                    _ = stopped.changed() => return,
+                }
+                let due = store::now() - chrono::Duration::from_std(every).unwrap_or_default();
+                let report =
+                    crate::service::idp_connections::refresh_metadata(&store, network, due).await;
+                if report.checked > 0 {
+                    tracing::debug!(
+                        checked = report.checked,
+                        changed = report.changed.len(),
+                        failed = report.failed.len(),
+                        "IdP metadata refreshed"
+                    );
+                }
+            }
+        });
+        MetadataRefresher { stop, task }
+    }
+
+    /// Stop; a round in progress gets `grace` to finish.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(grace, self.task).await;
+    }
+}

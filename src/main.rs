@@ -76,6 +76,131 @@ enum Command {
     /// Email domains an organization proves it owns (DNS TXT).
     #[command(subcommand)]
     Domain(DomainCmd),
+    /// Identity providers (OIDC, SAML 2.0) people of an organization sign in with.
+    #[command(subcommand)]
+    Idp(IdpCmd),
+}
+
+#[derive(Subcommand)]
+enum IdpCmd {
+    /// Add an OpenID Connect IdP; the issuer is checked by discovery. Prints
+    /// the redirect URI to register at the IdP.
+    AddOidc(AddOidcArgs),
+    /// Add a SAML 2.0 IdP from its metadata. Prints the SP entity id, ACS URL
+    /// and metadata URL to enter at the IdP.
+    AddSaml(AddSamlArgs),
+    /// The organization's IdP connections and what to enter at each IdP.
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Print JSON (an array of connections).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a connection someone without an owner role set up (the
+    /// operator counts as an owner): it may then sign owners in.
+    Approve {
+        #[command(flatten)]
+        org: OrgArg,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a connection and its group mappings.
+    Remove {
+        #[command(flatten)]
+        org: OrgArg,
+        id: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EmailTrustArg {
+    Standard,
+    Entra,
+    Google,
+}
+
+#[derive(Args)]
+struct AddOidcArgs {
+    #[command(flatten)]
+    org: OrgArg,
+    #[arg(long)]
+    name: String,
+    /// Exactly as the IdP's discovery document states it.
+    #[arg(long)]
+    issuer: String,
+    #[arg(long)]
+    client_id: String,
+    /// A file holding the client secret.
+    #[arg(
+        long,
+        required_unless_present = "client_secret_env",
+        conflicts_with = "client_secret_env"
+    )]
+    client_secret_file: Option<PathBuf>,
+    /// An environment variable holding the client secret.
+    #[arg(long)]
+    client_secret_env: Option<String>,
+    /// A scope besides `openid` (repeat; default `email profile`).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// A verified domain of the organization this IdP may vouch for (repeat).
+    #[arg(long = "trusted-domain")]
+    trusted_domains: Vec<String>,
+    /// How the IdP vouches for email addresses.
+    #[arg(long, value_enum)]
+    email_trust: Option<EmailTrustArg>,
+    /// Google's hosted domain (`hd`), with `--email-trust google`.
+    #[arg(long)]
+    hosted_domain: Option<String>,
+    /// The claim holding the user's groups.
+    #[arg(long)]
+    groups_claim: Option<String>,
+    /// Print the connection as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct AddSamlArgs {
+    #[command(flatten)]
+    org: OrgArg,
+    #[arg(long)]
+    name: String,
+    /// The IdP's metadata XML.
+    #[arg(
+        long,
+        required_unless_present = "metadata_url",
+        conflicts_with = "metadata_url"
+    )]
+    metadata_file: Option<PathBuf>,
+    /// Where the IdP publishes its metadata (fetched again periodically).
+    #[arg(long)]
+    metadata_url: Option<String>,
+    /// A verified domain of the organization this IdP may vouch for (repeat).
+    #[arg(long = "trusted-domain")]
+    trusted_domains: Vec<String>,
+    #[arg(long)]
+    email_attribute: Option<String>,
+    #[arg(long)]
+    given_name_attribute: Option<String>,
+    #[arg(long)]
+    family_name_attribute: Option<String>,
+    #[arg(long)]
+    display_name_attribute: Option<String>,
+    #[arg(long)]
+    groups_attribute: Option<String>,
+    /// An immutable attribute that identifies the person (default: a
+    /// persistent NameID).
+    #[arg(long)]
+    subject_attribute: Option<String>,
+    /// Accept IdP-initiated logins (off by default).
+    #[arg(long)]
+    allow_idp_initiated: bool,
+    /// Print the connection as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -478,7 +603,165 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::ApiKey(cmd) => api_key(&open(&settings)?, cmd),
         Command::Domain(cmd) => domain(&open(&settings)?, &settings, cmd),
         Command::Invite(args) => invite(&open(&settings)?, &settings, args),
+        Command::Idp(cmd) => {
+            let store = open(&settings)?;
+            idp(&store, settings, cmd)
+        }
     }
+}
+
+/// The base URL the IdP reaches the gateway at, for the URLs it must enter.
+fn public_base(settings: &Settings) -> String {
+    settings
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}:{}", settings.server.host, settings.server.port))
+}
+
+fn print_connection(v: &service::idp_connections::ConnectionView) {
+    println!("id\t{}", v.id);
+    println!(
+        "name\t{} ({}, {}, {})",
+        v.name,
+        v.kind,
+        if v.enabled { "enabled" } else { "disabled" },
+        if v.owner_approved {
+            "owner approved"
+        } else {
+            "awaiting an owner's approval"
+        }
+    );
+    if !v.trusted_domains.is_empty() {
+        println!("trusted domains\t{}", v.trusted_domains.join(" "));
+    }
+    println!("enter at the IdP:");
+    let s = &v.setup;
+    for (label, value) in [
+        ("redirect URI", &s.redirect_uri),
+        ("SP entity id", &s.sp_entity_id),
+        ("ACS URL", &s.acs_url),
+        ("SP metadata URL", &s.metadata_url),
+    ] {
+        if let Some(value) = value {
+            println!("  {label}\t{value}");
+        }
+    }
+}
+
+fn show_connection(v: &service::idp_connections::ConnectionView, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+    } else {
+        print_connection(v);
+    }
+    Ok(())
+}
+
+fn idp(store: &Store, mut settings: Settings, cmd: IdpCmd) -> anyhow::Result<()> {
+    use service::idp_connections::{self as idp, AttributeNames, ClaimNames, EmailTrust};
+    let base = public_base(&settings);
+    let (org_key, input, json) = match cmd {
+        IdpCmd::List { org, json } => {
+            let list = read_as_operator(store, &org.org, |c, a| idp::list(c, a, &base))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for (i, v) in list.iter().enumerate() {
+                    if i > 0 {
+                        println!();
+                    }
+                    print_connection(v);
+                }
+            }
+            return Ok(());
+        }
+        IdpCmd::Approve { org, id, json } => {
+            let v = write_as_operator(store, &org.org, |c, a| idp::approve(c, a, &id, &base))?;
+            return show_connection(&v, json);
+        }
+        IdpCmd::Remove { org, id } => {
+            write_as_operator(store, &org.org, |c, a| idp::delete(c, a, &id))?;
+            println!("removed {id}");
+            return Ok(());
+        }
+        IdpCmd::AddOidc(a) => {
+            let secret = match (&a.client_secret_file, &a.client_secret_env) {
+                (Some(path), _) => std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                (None, Some(var)) => std::env::var(var)
+                    .map_err(|_| anyhow::anyhow!("environment variable {var} is not set"))?,
+                (None, None) => anyhow::bail!("give --client-secret-file or --client-secret-env"),
+            };
+            let input = idp::NewConnection::Oidc(idp::NewOidc {
+                name: a.name,
+                issuer: a.issuer,
+                client_id: a.client_id,
+                client_secret: secrecy::SecretString::from(secret.trim().to_owned()),
+                scopes: (!a.scopes.is_empty()).then_some(a.scopes),
+                allowed_algs: Vec::new(),
+                claims: a.groups_claim.map(|g| ClaimNames {
+                    groups: Some(g),
+                    ..ClaimNames::default()
+                }),
+                email_trust: a.email_trust.map(|t| match t {
+                    EmailTrustArg::Standard => EmailTrust::Standard,
+                    EmailTrustArg::Entra => EmailTrust::Entra,
+                    EmailTrustArg::Google => EmailTrust::Google,
+                }),
+                hosted_domain: a.hosted_domain,
+                fetch_userinfo: None,
+                trusted_domains: a.trusted_domains,
+                enabled: None,
+            });
+            (a.org.org, input, a.json)
+        }
+        IdpCmd::AddSaml(a) => {
+            let metadata_xml = match &a.metadata_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                ),
+                None => None,
+            };
+            let input = idp::NewConnection::Saml(idp::NewSaml {
+                name: a.name,
+                metadata_xml,
+                metadata_url: a.metadata_url,
+                idp_entity_id: None,
+                idp_sso_url: None,
+                idp_slo_url: None,
+                signing_certs: Vec::new(),
+                sp_entity_id: None,
+                subject_attribute: a.subject_attribute,
+                attributes: Some(AttributeNames {
+                    email: a.email_attribute,
+                    given_name: a.given_name_attribute,
+                    family_name: a.family_name_attribute,
+                    display_name: a.display_name_attribute,
+                    groups: a.groups_attribute,
+                }),
+                allow_idp_initiated: a.allow_idp_initiated,
+                trusted_domains: a.trusted_domains,
+                enabled: None,
+            });
+            (a.org.org, input, a.json)
+        }
+    };
+    // The key that seals client secrets is the one the server uses.
+    settings.sso.load_key_file()?;
+    let ctx = ctx();
+    let org = store.read_blocking(|c| service::orgs::resolve(c, &org_key))?;
+    let op = store.read_blocking(|c| OrgPolicy::load(c, &org))?;
+    let acting = operator(&ctx, &org, &op);
+    let fetched = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(idp::prepare_create(&acting, &input, settings.sso.network))?;
+    let view = store.write_blocking(|c| {
+        idp::create(c, &acting, &settings.sso.secret_key, input, &fetched, &base)
+    })?;
+    show_connection(&view, json)
 }
 
 fn invite(store: &Store, settings: &Settings, args: InviteArgs) -> anyhow::Result<()> {

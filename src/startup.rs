@@ -46,10 +46,19 @@ pub struct Application {
     outbox: crate::email::worker::OutboxWorker,
     /// Applies bulk-invite jobs; stops after the chunk in progress.
     jobs: crate::jobs::JobWorker,
+    /// Re-fetches SAML metadata from its URL.
+    metadata: crate::jobs::MetadataRefresher,
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        if let Some((path, created)) = settings.sso.load_key_file()? {
+            tracing::info!(
+                file = %path.display(),
+                created,
+                "sso.secret_key is not set: IdP client secrets are sealed with the key in this file"
+            );
+        }
         let db = settings.database.clone();
         let store = tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
             let store = Store::open(&db)?;
@@ -99,6 +108,7 @@ impl Application {
             crate::email::Composer::new(&settings),
             outbox.waker(),
         );
+        let metadata = crate::jobs::MetadataRefresher::spawn(store.clone(), &settings.sso);
         let state = web::Data::new(AppState::new(
             store,
             Arc::new(settings),
@@ -169,6 +179,7 @@ impl Application {
             grace: shutdown,
             outbox,
             jobs,
+            metadata,
         })
     }
 
@@ -195,9 +206,11 @@ impl Application {
             grace,
             outbox,
             jobs,
+            metadata,
             ..
         } = self;
         let done = Self::serve(server, drain, listening_socket, grace).await;
+        metadata.stop(grace).await;
         jobs.stop(grace).await;
         // Mail not yet claimed stays pending in the database for the next start.
         outbox.stop(grace).await;

@@ -10,6 +10,7 @@ pub mod authz;
 pub mod bulk;
 pub mod directories;
 pub mod domains;
+pub mod idp_connections;
 pub mod invites;
 pub mod invites_bulk;
 pub mod item_types;

@@ -124,6 +124,8 @@ pub struct Change<'a> {
     pub trusted_domains: Option<&'a str>,
     pub enabled: Option<bool>,
     pub owner_approved: Option<bool>,
+    /// Who vouches for the connection now (see `service::idp_connections`).
+    pub created_by: Option<Option<&'a str>>,
     pub metadata_url: Option<Option<&'a str>>,
     pub metadata_refreshed_at: Option<NaiveDateTime>,
 }
@@ -137,6 +139,7 @@ struct Changeset<'a> {
     trusted_domains: Option<&'a str>,
     enabled: Option<bool>,
     owner_approved: Option<bool>,
+    created_by: Option<Option<&'a str>>,
     metadata_url: Option<Option<&'a str>>,
     metadata_refreshed_at: Option<Option<NaiveDateTime>>,
     updated_at: NaiveDateTime,
@@ -161,6 +164,7 @@ pub fn update(
         trusted_domains: change.trusted_domains,
         enabled: change.enabled,
         owner_approved: change.owner_approved,
+        created_by: change.created_by,
         metadata_url: change.metadata_url,
         metadata_refreshed_at: change.metadata_refreshed_at.map(Some),
         updated_at: now,

@@ -13,6 +13,7 @@ mod cache_invalidation;
 mod cli;
 mod cli_invite;
 mod domains;
+mod idp_connections;
 mod input_hardening;
 mod invites;
 mod invites_bulk;

@@ -8,6 +8,7 @@ pub mod directories;
 pub mod domains;
 pub mod dto;
 pub mod holders;
+pub mod idp;
 pub mod invites;
 pub mod me;
 pub mod orgs;
@@ -113,7 +114,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(domains::claim_domain)
         .service(domains::list_domains)
         .service(domains::verify_domain)
-        .service(domains::remove_domain);
+        .service(domains::remove_domain)
+        .service(idp::create_connection)
+        .service(idp::list_connections)
+        .service(idp::get_connection)
+        .service(idp::update_connection)
+        .service(idp::approve_connection)
+        .service(idp::delete_connection);
 }
 
 /// The OpenAPI document of everything [`configure`] mounts.
