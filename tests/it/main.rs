@@ -22,6 +22,7 @@ mod scim_listing;
 mod scim_replay;
 mod seed_rules;
 mod sessions;
+mod sso_claims;
 mod shutdown;
 mod store_conformance;
 mod store_resilience;
