@@ -505,3 +505,41 @@ pub fn initial_binding(op: &OrgPolicy, org: &Org, scim: &Value) -> Option<(RoleI
     }
     default_role(org, op).map(|d| (d, BindingSource::Default))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::authz::MappingId;
+
+    fn mapping(kind: MappingKind, group: &str) -> GroupMapping {
+        GroupMapping {
+            id: MappingId::new("m1"),
+            kind,
+            group: group.to_owned(),
+            role: RoleId::new("r1"),
+            workspaces: BTreeSet::new(),
+            priority: 0,
+        }
+    }
+
+    #[test]
+    fn claim_values_match_exactly() {
+        let m = mapping(MappingKind::SsoClaim, "Admins");
+        assert!(claim_matches(&m, &["x".into(), "Admins".into()]));
+        assert!(!claim_matches(&m, &["admins".into()]));
+        assert!(!claim_matches(&m, &[" Admins".into()]));
+        assert!(!claim_matches(&m, &[]));
+        // A SCIM-group mapping never matches a claim, nor the other way round.
+        let scim = mapping(MappingKind::ScimGroup, "Admins");
+        assert!(!claim_matches(&scim, &["Admins".into()]));
+        assert!(!matches(&m, "Admins", "Admins"));
+    }
+
+    #[test]
+    fn scim_groups_match_by_id_or_display_name_ignoring_case() {
+        let m = mapping(MappingKind::ScimGroup, "Engineering");
+        assert!(matches(&m, "Engineering", "other"));
+        assert!(matches(&m, "g1", "engineering"));
+        assert!(!matches(&m, "engineering", "other"), "ids match exactly");
+    }
+}

@@ -725,7 +725,68 @@ fn the_migration_removes_orphan_claim_mappings(db: &TestDb) {
     }
 }
 
+/// A SCIM membership change and a login of the same user at the same time:
+/// each writes its own source, then re-resolves against both, so the binding
+/// left behind always reflects both (the second waits for the first's lock
+/// on PostgreSQL; SQLite runs write transactions one at a time).
+async fn concurrent_scim_change_and_login_both_count(backend: Backend) {
+    use std::sync::{Arc, Barrier};
+
+    let app = TestApp::spawn(backend).await;
+    let (key, scim) = setup(&app).await;
+    let c = connection(&app.db, "acme", "okta-oidc");
+    let dir = scim.base.rsplit('/').next().unwrap().to_owned();
+    mapping(&app, &key, json!({"kind": "scim_group", "source": dir, "group": "Engineering", "role": "data_manager", "workspaces": ["eng"], "priority": 5})).await;
+    mapping(&app, &key, json!({"kind": "sso_claim", "source": c, "group": "ops", "role": "read_only", "workspaces": ["ops"], "priority": 1})).await;
+    let eng = scim.group("Engineering").await;
+    let mut users = Vec::new();
+    for i in 0..12 {
+        let u = scim.user(&format!("user{i}@example.com")).await;
+        let id = identity(&app.db, "acme", &u, &c, &format!("sub{i}"));
+        users.push((u, id));
+    }
+    let (db, eng, c) = (&app.db, &eng, &c);
+    for (u, id) in &users {
+        let barrier = Arc::new(Barrier::new(2));
+        std::thread::scope(|s| {
+            let b = barrier.clone();
+            let scim_side = s.spawn(move || {
+                let store = db.store();
+                b.wait();
+                store
+                    .write_blocking(|c| -> Result<_, AppError> {
+                        let org = service::orgs::resolve(c, "acme")?;
+                        let op = service::authz::OrgPolicy::load(c, &org)?;
+                        let ctx = Ctx::new(Actor::cli(), None);
+                        let user = u.parse().unwrap();
+                        store::groups::add_members(
+                            c,
+                            &eng.parse().unwrap(),
+                            std::slice::from_ref(&user),
+                            store::now(),
+                        )?;
+                        service::role_sources::reapply(c, &ctx, &org, &op, &[user])
+                    })
+                    .unwrap()
+            });
+            let b = barrier.clone();
+            let login_side = s.spawn(move || {
+                b.wait();
+                login(db, "acme", u, id, c, &["ops"]).unwrap()
+            });
+            scim_side.join().unwrap();
+            login_side.join().unwrap();
+        });
+        assert_eq!(
+            access(&app, &key, u).await,
+            of("data_manager", "scim_group", json!(["eng", "ops"])),
+            "{u}"
+        );
+    }
+}
+
 crate::http_suite!(
+    concurrent_scim_change_and_login_both_count,
     login_groups_and_scim_groups_resolve_together,
     admin_bindings_and_mappings_created_later,
     an_owner_keeps_the_owner_role,
