@@ -153,7 +153,7 @@ fn matches(m: &GroupMapping, group_id: &str, display_name: &str) -> bool {
 /// to the other's members. (SCIM groups, which have both an id and a
 /// displayName, keep matching the displayName case-insensitively.)
 fn claim_matches(m: &GroupMapping, groups: &[String]) -> bool {
-    m.kind == MappingKind::SsoClaim && groups.iter().any(|g| *g == m.group)
+    m.kind == MappingKind::SsoClaim && groups.contains(&m.group)
 }
 
 /// The directory's SCIM-group mappings within its ceiling. A mapping is

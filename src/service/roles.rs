@@ -784,7 +784,7 @@ pub fn create_mapping(
     // A mapping grants its role and workspaces to everyone in the group.
     authority.may_grant_workspaces(op, &authz::WorkspaceList::Only(workspaces.clone()))?;
     if let Some(directory) = &directory {
-        crate::service::directories::check_ceiling(op, &directory, Some(&role.id), &workspaces)
+        crate::service::directories::check_ceiling(op, directory, Some(&role.id), &workspaces)
             .map_err(|message| AppError::BadRequest {
                 code: "beyond_ceiling",
                 message,
