@@ -48,6 +48,8 @@ pub struct AppState {
     /// Emailed sign-in requests per address and per client IP, on this node.
     pub login_rate_address: RateLimiter<String>,
     pub login_rate_ip: RateLimiter<String>,
+    /// SSO: discovered OIDC providers (metadata, JWKS) and the sweep clock.
+    pub sso: crate::service::sso_login::SsoState,
 }
 
 /// A bucket of `n` requests refilling over an hour (0: unlimited).
@@ -83,6 +85,7 @@ impl AppState {
             jobs,
             login_rate_address: per_hour(settings.session.login_rate_per_address_per_hour),
             login_rate_ip: per_hour(settings.session.login_rate_per_ip_per_hour),
+            sso: Default::default(),
             settings,
         }
     }

@@ -26,6 +26,8 @@ use crate::service::invites::Landing;
 use crate::service::{self, sessions};
 use crate::state::AppState;
 
+mod sso;
+
 static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     for (name, text) in [
@@ -35,6 +37,8 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("account.html", include_str!("pages/account.html")),
         ("login_email.html", include_str!("pages/login_email.html")),
         ("login_link.html", include_str!("pages/login_link.html")),
+        ("sso_start.html", include_str!("pages/sso_start.html")),
+        ("sso_welcome.html", include_str!("pages/sso_welcome.html")),
     ] {
         env.add_template(name, text)
             .expect("the built-in pages parse");
@@ -43,6 +47,7 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    sso::configure(cfg);
     cfg.route("/invite/{token}", web::get().to(invite_page))
         .route("/invite/{token}", web::post().to(accept_invite))
         .route("/account", web::get().to(account))
@@ -234,7 +239,26 @@ async fn invite_page(state: web::Data<AppState>, path: web::Path<String>) -> Htt
                     .iter()
                     .filter_map(|w| op.workspace(w).ok().map(|x| x.name.clone()))
                     .collect();
-                Some((role, ws))
+                // An org with a connection trusted for the invitee's
+                // domain accepts through its IdP (SPEC §3): the link only
+                // shows the way there.
+                let domain = invite.email.rsplit_once('@').map(|(_, d)| d.to_lowercase());
+                let sso = service::sso_login::choose(c, org, None, domain.as_deref())?
+                    .filter(|l| {
+                        domain
+                            .as_ref()
+                            .is_some_and(|d| l.record.trusted_domains().contains(d))
+                    })
+                    .map(|l| {
+                        format!(
+                            "/sso/{}/start?connection={}&login_hint={}",
+                            org.slug,
+                            l.record.id,
+                            url::form_urlencoded::byte_serialize(invite.email.as_bytes())
+                                .collect::<String>()
+                        )
+                    });
+                Some((role, ws, sso))
             } else {
                 None
             };
@@ -246,7 +270,7 @@ async fn invite_page(state: web::Data<AppState>, path: web::Path<String>) -> Htt
         Err(e) => return unavailable(&e),
     };
     match landing {
-        (Landing::Open { invite, org, .. }, Some((role, workspaces))) => {
+        (Landing::Open { invite, org, .. }, Some((role, workspaces, sso))) => {
             let csrf = new_csrf();
             let res = render(
                 StatusCode::OK,
@@ -259,9 +283,7 @@ async fn invite_page(state: web::Data<AppState>, path: web::Path<String>) -> Htt
                     role => role,
                     workspaces => workspaces,
                     expires => invite.expires_at.format("%Y-%m-%d %H:%M").to_string(),
-                    // No IdP connections exist before the SSO issue: every
-                    // org accepts through the link for now.
-                    via_idp => false,
+                    via_idp => sso,
                     csrf => csrf.clone(),
                 },
             );
@@ -287,7 +309,7 @@ async fn accept_invite(
         .store
         .write(move |c| match service::invites::accept(c, &token, now)? {
             Ok((org, user)) => {
-                let cookie = sessions::open(c, &org, &user, &settings, now)?;
+                let cookie = sessions::open(c, &org, &user, &settings, now, "invite")?;
                 Ok::<_, AppError>(Ok(cookie))
             }
             Err(l) => Ok(Err(l)),
@@ -296,6 +318,12 @@ async fn accept_invite(
     match result {
         Ok(Ok(session)) => signed_in(&state, session.expose_secret().to_owned()),
         Ok(Err(landing)) => landing_page(&landing),
+        Err(AppError::Conflict { message: text, .. }) => message(
+            StatusCode::CONFLICT,
+            "Sign in with your identity provider",
+            None,
+            &text,
+        ),
         Err(e) => unavailable(&e),
     }
 }
@@ -349,7 +377,7 @@ async fn account(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     }
 }
 
-fn not_signed_in() -> HttpResponse {
+pub(super) fn not_signed_in() -> HttpResponse {
     message(
         StatusCode::UNAUTHORIZED,
         "You are not signed in",
@@ -366,17 +394,23 @@ async fn logout(
     if !csrf_ok(&state, &req, &form.csrf) {
         return csrf_refused();
     }
+    let mut idp_logout = None;
     if let Some(value) = req
         .cookie(session_cookie_name(&state))
         .map(|c| c.value().to_owned())
     {
         let now = crate::store::now();
-        if let Err(e) = state
+        match state
             .store
             .write(move |c| sessions::logout(c, &value, now))
             .await
         {
-            return unavailable(&e);
+            Ok(Some(ended)) => {
+                let base = crate::routes::public_base(&state, &req);
+                idp_logout = service::sso_login::idp_logout_url(&state, &ended, &base).await;
+            }
+            Ok(None) => {}
+            Err(e) => return unavailable(&e),
         }
     }
     let mut gone = cookie(
@@ -386,12 +420,19 @@ async fn logout(
         SameSite::Lax,
     );
     gone.make_removal();
-    let mut res = message(
-        StatusCode::OK,
-        "You are signed out",
-        None,
-        "You can close this window.",
-    );
+    // Signed in through an OIDC IdP that supports RP-initiated logout: end
+    // the IdP's session too.
+    let mut res = match idp_logout {
+        Some(url) => page(HttpResponse::SeeOther())
+            .insert_header((header::LOCATION, url))
+            .finish(),
+        None => message(
+            StatusCode::OK,
+            "You are signed out",
+            None,
+            "You can close this window.",
+        ),
+    };
     if let Ok(v) = HeaderValue::from_str(&gone.to_string()) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -837,6 +837,22 @@ pub fn accept(
     let Landing::Open { invite, org, user } = landing else {
         return Ok(Err(landing));
     };
+    // Where the org signs its people in through an IdP trusted for the
+    // invitee's domain (or requires SSO), the link alone does not accept:
+    // the IdP login does (`service::sso_login`).
+    let domain = invite.email.rsplit_once('@').map(|(_, d)| d.to_lowercase());
+    let via_idp = crate::service::sso_login::choose(conn, &org, None, domain.as_deref())?
+        .is_some_and(|l| {
+            domain
+                .as_ref()
+                .is_some_and(|d| l.record.trusted_domains().contains(d))
+        });
+    if via_idp || org.settings.require_sso {
+        return Err(AppError::Conflict {
+            code: "sso_required",
+            message: "this organization accepts invitations through its identity provider: use the single sign-on link on the invitation page".into(),
+        });
+    }
     if !stored::close(conn, &invite.id, stored::ACCEPTED, now)? {
         return Ok(Err(Landing::Used { org: *org }));
     }

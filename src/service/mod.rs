@@ -20,6 +20,7 @@ pub mod role_sources;
 pub mod roles;
 pub mod scim;
 pub mod sessions;
+pub mod sso_login;
 pub mod users;
 pub mod workspaces;
 

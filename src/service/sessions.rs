@@ -23,13 +23,40 @@ fn dur(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
-/// Open a session for `user`; the cookie value is returned once.
+pub use crate::store::sessions::SignedInBy;
+
+/// Open a session for `user` signed in by `method` (`email_link`,
+/// `invite`); the cookie value is returned once.
 pub fn open(
     conn: &mut DbConnection,
     org: &Org,
     user: &User,
     settings: &SessionSettings,
     now: NaiveDateTime,
+    method: &str,
+) -> Result<SecretString, AppError> {
+    open_with(
+        conn,
+        org,
+        user,
+        settings,
+        now,
+        SignedInBy {
+            method,
+            ..SignedInBy::default()
+        },
+    )
+}
+
+/// Open a session recording how the user signed in (SSO: the connection
+/// and what IdP logout needs).
+pub fn open_with(
+    conn: &mut DbConnection,
+    org: &Org,
+    user: &User,
+    settings: &SessionSettings,
+    now: NaiveDateTime,
+    by: SignedInBy<'_>,
 ) -> Result<SecretString, AppError> {
     let issued = token::issue(token::SESSION_PREFIX);
     stored::insert(
@@ -40,8 +67,15 @@ pub fn open(
         &issued.hash,
         now + dur(settings.absolute_timeout),
         now,
+        by,
     )?;
     Ok(issued.token)
+}
+
+/// Whether a session's sign-in method still counts for its org: an org
+/// that requires SSO accepts only sessions signed in through its IdP.
+fn method_allowed(org: &Org, session: &Session) -> bool {
+    !org.settings.require_sso || matches!(session.method.as_str(), "oidc" | "saml")
 }
 
 /// The signed-in user behind a cookie value, if the session is still valid.
@@ -51,7 +85,28 @@ pub struct Current {
     pub org: Org,
 }
 
+/// The signed-in user, if the session is valid and has no step pending.
 pub fn current(
+    conn: &mut DbConnection,
+    cookie: &str,
+    settings: &SessionSettings,
+    now: NaiveDateTime,
+) -> Result<Option<Current>, AppError> {
+    Ok(lookup(conn, cookie, settings, now)?.filter(|c| c.session.pending.is_none()))
+}
+
+/// Like [`current`], but also a session whose first-login step (the
+/// workspace pick) is still pending: only for that step's page.
+pub fn current_pending(
+    conn: &mut DbConnection,
+    cookie: &str,
+    settings: &SessionSettings,
+    now: NaiveDateTime,
+) -> Result<Option<Current>, AppError> {
+    lookup(conn, cookie, settings, now)
+}
+
+fn lookup(
     conn: &mut DbConnection,
     cookie: &str,
     settings: &SessionSettings,
@@ -71,6 +126,9 @@ pub fn current(
         return Ok(None);
     }
     let org = store::orgs::by_id(conn, &OrgId::from_trusted(session.org_id.clone()))?;
+    if !method_allowed(&org, &session) {
+        return Ok(None);
+    }
     let user = store::users::get(
         conn,
         &org.id,
@@ -87,14 +145,21 @@ pub fn touch(conn: &mut DbConnection, s: &Session, now: NaiveDateTime) -> Result
     Ok(())
 }
 
-pub fn logout(conn: &mut DbConnection, cookie: &str, now: NaiveDateTime) -> Result<(), AppError> {
+/// End the session behind `cookie`; returns it (how it was signed in
+/// decides whether the IdP is asked to sign out too).
+pub fn logout(
+    conn: &mut DbConnection,
+    cookie: &str,
+    now: NaiveDateTime,
+) -> Result<Option<Session>, AppError> {
     if let Some((id, secret)) = token::parse(token::SESSION_PREFIX, cookie)
         && let Some((session, _)) = stored::get(conn, &id.simple().to_string())?
         && token::verify(secret, &session.secret_hash)
     {
         stored::end(conn, &session.id, now)?;
+        return Ok(Some(session));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Ask for a sign-in link: queued only when `email` is an active user of the
@@ -107,6 +172,11 @@ pub fn request_login_link(
     settings: &SessionSettings,
     now: NaiveDateTime,
 ) -> Result<bool, AppError> {
+    if org.settings.require_sso {
+        // Members sign in through the org's IdP only; the page answers the
+        // same as for an unknown address.
+        return Ok(false);
+    }
     let Ok(email) = Email::parse(email.trim()) else {
         return Ok(false);
     };
@@ -201,6 +271,9 @@ pub fn sign_in_with_link(
     settings: &SessionSettings,
     now: NaiveDateTime,
 ) -> Result<Option<(User, SecretString)>, AppError> {
+    if org.settings.require_sso {
+        return Ok(None);
+    }
     let Some(link) = valid_link(conn, org, presented, now)? else {
         return Ok(None);
     };
@@ -211,7 +284,7 @@ pub fn sign_in_with_link(
     if user.status != UserStatus::Active {
         return Ok(None);
     }
-    let cookie = open(conn, org, &user, settings, now)?;
+    let cookie = open(conn, org, &user, settings, now, "email_link")?;
     let ctx = Ctx {
         actor: crate::domain::audit::Actor {
             kind: crate::domain::audit::ActorKind::User,

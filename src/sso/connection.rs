@@ -193,20 +193,23 @@ impl SamlSettings {
             .sp_entity_id
             .clone()
             .unwrap_or_else(|| urls.saml_metadata.clone());
-        Ok(SamlConnectionConfig::new(sp_entity_id, urls.saml_acs.clone(), idp)?
-            .with_clock_skew(Duration::seconds(i64::from(self.clock_skew_secs)))
-            .with_idp_initiated(self.allow_idp_initiated)
-            .with_subject_source(match &self.subject_attribute {
-                Some(a) => SubjectSource::Attribute(a.clone()),
-                None => SubjectSource::PersistentNameId,
-            })
-            .with_attributes(AttributeNames {
-                email: self.attributes.email.clone(),
-                given_name: self.attributes.given_name.clone(),
-                family_name: self.attributes.family_name.clone(),
-                display_name: self.attributes.display_name.clone(),
-                groups: self.attributes.groups.clone(),
-            }))
+        Ok(
+            SamlConnectionConfig::new(sp_entity_id, urls.saml_acs.clone(), idp)?
+                .with_clock_skew(Duration::seconds(i64::from(self.clock_skew_secs)))
+                .with_idp_initiated(self.allow_idp_initiated)
+                .with_slo_url(urls.saml_slo.clone())
+                .with_subject_source(match &self.subject_attribute {
+                    Some(a) => SubjectSource::Attribute(a.clone()),
+                    None => SubjectSource::PersistentNameId,
+                })
+                .with_attributes(AttributeNames {
+                    email: self.attributes.email.clone(),
+                    given_name: self.attributes.given_name.clone(),
+                    family_name: self.attributes.family_name.clone(),
+                    display_name: self.attributes.display_name.clone(),
+                    groups: self.attributes.groups.clone(),
+                }),
+        )
     }
 }
 

@@ -31,6 +31,18 @@ pub struct Session {
     pub pending: Option<String>,
 }
 
+/// How a session was signed in (stored with it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignedInBy<'a> {
+    /// `email_link`, `invite`, `oidc` or `saml`.
+    pub method: &'a str,
+    pub connection_id: Option<&'a str>,
+    pub name_id: Option<&'a str>,
+    pub session_index: Option<&'a str>,
+    /// A step to finish first (`pick_workspaces`).
+    pub pending: Option<&'a str>,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn insert(
     conn: &mut DbConnection,
@@ -40,6 +52,7 @@ pub fn insert(
     secret_hash: &str,
     expires_at: NaiveDateTime,
     now: NaiveDateTime,
+    by: SignedInBy<'_>,
 ) -> Result<(), StoreError> {
     diesel::insert_into(sessions::table)
         .values((
@@ -50,7 +63,38 @@ pub fn insert(
             sessions::created_at.eq(now),
             sessions::last_seen_at.eq(now),
             sessions::expires_at.eq(expires_at),
+            sessions::method.eq(by.method),
+            sessions::connection_id.eq(by.connection_id),
+            sessions::idp_name_id.eq(by.name_id),
+            sessions::idp_session_index.eq(by.session_index),
+            sessions::pending.eq(by.pending),
         ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// End the sessions an IdP's logout names (SAML SLO: the connection and
+/// NameID); returns how many ended.
+pub fn end_for_idp_subject(
+    conn: &mut DbConnection,
+    connection_id: &str,
+    name_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::connection_id.eq(connection_id))
+            .filter(sessions::idp_name_id.eq(name_id))
+            .filter(sessions::ended_at.is_null()),
+    )
+    .set(sessions::ended_at.eq(Some(now)))
+    .execute(conn)?)
+}
+
+/// The pending step is done.
+pub fn clear_pending(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::pending.eq(None::<String>))
         .execute(conn)?;
     Ok(())
 }

@@ -41,7 +41,11 @@ pub struct NewLogin<'a> {
     pub expires_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConnection, new: NewLogin<'_>, now: NaiveDateTime) -> Result<(), StoreError> {
+pub fn insert(
+    conn: &mut DbConnection,
+    new: NewLogin<'_>,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::insert_into(sso_logins::table)
         .values((
             sso_logins::id.eq(new.id),
@@ -124,8 +128,10 @@ pub fn first_use_of_assertion(
 
 /// Deletes expired pre-login records and replay-cache rows; returns how many.
 pub fn sweep(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
-    let a = diesel::delete(sso_logins::table.filter(sso_logins::expires_at.lt(now))).execute(conn)?;
-    let b = diesel::delete(saml_assertion_ids::table.filter(saml_assertion_ids::expires_at.lt(now)))
-        .execute(conn)?;
+    let a =
+        diesel::delete(sso_logins::table.filter(sso_logins::expires_at.lt(now))).execute(conn)?;
+    let b =
+        diesel::delete(saml_assertion_ids::table.filter(saml_assertion_ids::expires_at.lt(now)))
+            .execute(conn)?;
     Ok(a + b)
 }

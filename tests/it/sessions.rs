@@ -49,7 +49,7 @@ fn sessions_expire_and_end(db: &TestDb) {
     let t0 = rollcall::store::now();
     let minutes = |m: i64| t0 + chrono::Duration::minutes(m);
     let cookie = store
-        .write_blocking(|c| sessions::open(c, &org, &user, &s, t0))
+        .write_blocking(|c| sessions::open(c, &org, &user, &s, t0, "email_link"))
         .unwrap();
     let cookie = cookie.expose_secret().to_owned();
     let current = |at| {
@@ -71,7 +71,7 @@ fn sessions_expire_and_end(db: &TestDb) {
     assert!(!current(minutes(721)), "the absolute timeout ends it");
     // A fresh session ends after 30 idle minutes.
     let cookie2 = store
-        .write_blocking(|c| sessions::open(c, &org, &user, &s, t0))
+        .write_blocking(|c| sessions::open(c, &org, &user, &s, t0, "email_link"))
         .unwrap()
         .expose_secret()
         .to_owned();
@@ -95,7 +95,7 @@ fn sessions_expire_and_end(db: &TestDb) {
     );
     // Logout ends it.
     let cookie3 = store
-        .write_blocking(|c| sessions::open(c, &org, &user, &s, t0))
+        .write_blocking(|c| sessions::open(c, &org, &user, &s, t0, "email_link"))
         .unwrap()
         .expose_secret()
         .to_owned();

@@ -319,6 +319,8 @@ pub struct OidcProvider {
     config: OidcConfig,
     metadata: CoreProviderMetadata,
     iss_parameter_supported: bool,
+    /// RP-Initiated Logout 1.0 `end_session_endpoint`, when advertised.
+    end_session_endpoint: Option<url::Url>,
     http: GuardedClient,
     jwks: RwLock<JwksState>,
     refresh: tokio::sync::Mutex<()>,
@@ -364,6 +366,11 @@ impl OidcProvider {
             .get("authorization_response_iss_parameter_supported")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        let end_session_endpoint = raw
+            .get("end_session_endpoint")
+            .and_then(Value::as_str)
+            .and_then(|u| url::Url::parse(u).ok())
+            .filter(|u| http.check_url(u).is_ok());
         let metadata: CoreProviderMetadata =
             serde_json::from_value(raw).map_err(|e| OidcError::Discovery(e.to_string()))?;
         if metadata.token_endpoint().is_none() {
@@ -374,6 +381,7 @@ impl OidcProvider {
             config,
             metadata,
             iss_parameter_supported,
+            end_session_endpoint,
             http,
             jwks: RwLock::new(JwksState {
                 keys,
@@ -389,6 +397,15 @@ impl OidcProvider {
 
     pub fn metadata(&self) -> &CoreProviderMetadata {
         &self.metadata
+    }
+
+    /// Where to send the browser to end the IdP session too (RP-Initiated
+    /// Logout 1.0 §2), when the IdP advertises it.
+    pub fn logout_url(&self) -> Option<url::Url> {
+        let mut url = self.end_session_endpoint.clone()?;
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.config.client_id);
+        Some(url)
     }
 
     /// The authorization request (Core §3.1.2.1) with PKCE S256, a fresh

@@ -77,6 +77,15 @@ impl TestIdp {
         }
     }
 
+    /// RSA-SHA256 over `bytes` with the IdP's key (HTTP-Redirect binding
+    /// signatures, e.g. a LogoutRequest's query string).
+    pub fn sign_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let key = PKey::private_key_from_der(&self.key_der).expect("key");
+        let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &key).expect("signer");
+        signer.update(bytes).expect("update");
+        signer.sign_to_vec().expect("sign")
+    }
+
     pub fn certificate(&self) -> &SigningCertificate {
         &self.cert
     }

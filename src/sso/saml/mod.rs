@@ -13,6 +13,7 @@
 //! samael accepts unsigned responses when it has none, so
 //! [`SamlConnectionConfig::new`] refuses that configuration.
 
+pub mod logout;
 mod verify;
 
 #[cfg(any(test, feature = "test-fixtures"))]
@@ -213,6 +214,8 @@ pub struct SamlConnectionConfig {
     allow_idp_initiated: bool,
     subject_source: SubjectSource,
     attributes: AttributeNames,
+    /// Our Single Logout endpoint (HTTP-Redirect), published in SP metadata.
+    slo_url: Option<String>,
 }
 
 impl SamlConnectionConfig {
@@ -258,6 +261,7 @@ impl SamlConnectionConfig {
             allow_idp_initiated: false,
             subject_source: SubjectSource::PersistentNameId,
             attributes: AttributeNames::default(),
+            slo_url: None,
         })
     }
 
@@ -307,6 +311,12 @@ impl SamlConnectionConfig {
         self
     }
 
+    /// Publishes our Single Logout endpoint (HTTP-Redirect) in SP metadata.
+    pub fn with_slo_url(mut self, url: impl Into<String>) -> Self {
+        self.slo_url = Some(url.into());
+        self
+    }
+
     pub fn sp_entity_id(&self) -> &str {
         &self.sp_entity_id
     }
@@ -351,6 +361,13 @@ impl SamlConnectionConfig {
             name_id_formats: Some(vec![NAMEID_PERSISTENT.into()]),
             authn_requests_signed: Some(sp_signing_cert.is_some()),
             want_assertions_signed: Some(true),
+            single_logout_services: self.slo_url.as_ref().map(|location| {
+                vec![samael::metadata::Endpoint {
+                    binding: BINDING_HTTP_REDIRECT.into(),
+                    location: location.clone(),
+                    response_location: None,
+                }]
+            }),
             assertion_consumer_services: vec![IndexedEndpoint {
                 binding: BINDING_HTTP_POST.into(),
                 location: self.acs_url.clone(),
