@@ -17,8 +17,8 @@ use crate::domain::authz::{
     gate,
 };
 use crate::error::AppError;
-use crate::service::Acting;
 use crate::service::authz::{Authority, OrgPolicy};
+use crate::service::{Acting, Ctx};
 use crate::store::orgs::Org;
 use crate::store::policy::PolicyRecords;
 use crate::store::{self, DbConnection, StoreError, audit};
@@ -754,16 +754,25 @@ pub fn create_mapping(
     if input.group.trim().is_empty() {
         return Err(AppError::bad_request("group must not be empty"));
     }
-    if input.kind == MappingKind::ScimGroup {
-        store::directories::get(conn, &org.id, &input.source).map_err(|e| match e {
-            StoreError::NotFound => AppError::not_found("SCIM directory", &input.source),
-            other => other.into(),
-        })?;
-    } else if input.source.trim().is_empty() {
-        return Err(AppError::bad_request(
-            "source (the SSO connection id) must not be empty",
-        ));
-    }
+    // The source must be one of the org's own: a SCIM directory (by id or
+    // name; stored by id, which is what re-evaluation looks it up by) for
+    // `scim_group`, an IdP connection (by id) for `sso_claim`.
+    let (source_id, directory) = match input.kind {
+        MappingKind::ScimGroup => {
+            let d = crate::service::directories::resolve(conn, org, &input.source)?;
+            (d.id.to_string(), Some(d))
+        }
+        MappingKind::SsoClaim => {
+            let c = store::idp_connections::get(conn, &org.id, &input.source).map_err(|e| match e {
+                StoreError::NotFound => AppError::NotFound(format!(
+                    "IdP connection `{}` not found in this organization (the source of an sso_claim mapping is the id of one of its IdP connections)",
+                    input.source
+                )),
+                other => other.into(),
+            })?;
+            (c.id, None)
+        }
+    };
     let workspaces: std::collections::BTreeSet<authz::WorkspaceId> = input
         .workspaces
         .iter()
@@ -774,9 +783,8 @@ pub fn create_mapping(
         .collect::<Result<_, _>>()?;
     // A mapping grants its role and workspaces to everyone in the group.
     authority.may_grant_workspaces(op, &authz::WorkspaceList::Only(workspaces.clone()))?;
-    if input.kind == MappingKind::ScimGroup {
-        let directory = crate::service::directories::resolve(conn, org, &input.source)?;
-        crate::service::directories::check_ceiling(op, &directory, Some(&role.id), &workspaces)
+    if let Some(directory) = &directory {
+        crate::service::directories::check_ceiling(op, directory, Some(&role.id), &workspaces)
             .map_err(|message| AppError::BadRequest {
                 code: "beyond_ceiling",
                 message,
@@ -790,7 +798,7 @@ pub fn create_mapping(
         workspaces,
         priority: input.priority,
     };
-    store::mappings::insert(conn, &org.id, &input.source, &mapping, ctx.now)?;
+    store::mappings::insert(conn, &org.id, &source_id, &mapping, ctx.now)?;
     let stored = store::mappings::get(conn, &org.id, mapping.id.as_str())?;
     let view = mapping_view(op, &stored);
     audit::insert(
@@ -804,16 +812,17 @@ pub fn create_mapping(
             Some(view.clone()),
         )],
     )?;
-    if input.kind == MappingKind::ScimGroup {
-        crate::service::role_sources::reapply_directory(conn, ctx, org, op, &input.source)?;
-    }
+    reapply_source(conn, ctx, org, op, input.kind, &stored.source_id)?;
     Ok(view)
 }
 
 pub fn delete_mapping(conn: &mut DbConnection, a: &Acting<'_>, id: &str) -> Result<(), AppError> {
-    let stored_kind = store::mappings::get(conn, &a.org.id, id)
-        .map(|m| m.mapping.kind)
-        .ok();
+    // An unknown id is answered (404) to any mapping administrator.
+    let stored_kind = match store::mappings::get(conn, &a.org.id, id) {
+        Ok(m) => Some(m.mapping.kind),
+        Err(StoreError::NotFound) => None,
+        Err(other) => return Err(other.into()),
+    };
     require_mapping_admin(a, stored_kind)?;
     let (ctx, org, op, authority) = (a.ctx, a.org, a.op, a.authority);
     let stored = store::mappings::get(conn, &org.id, id).map_err(|e| match e {
@@ -837,8 +846,24 @@ pub fn delete_mapping(conn: &mut DbConnection, a: &Acting<'_>, id: &str) -> Resu
             None,
         )],
     )?;
-    if stored.mapping.kind == MappingKind::ScimGroup {
-        crate::service::role_sources::reapply_directory(conn, ctx, org, op, &stored.source_id)?;
-    }
+    reapply_source(conn, ctx, org, op, stored.mapping.kind, &stored.source_id)?;
     Ok(())
+}
+
+/// After a mapping of `source` was created or deleted: re-resolve the users
+/// it can concern (the directory's users, or those signed in through the
+/// connection).
+fn reapply_source(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    org: &Org,
+    op: &OrgPolicy,
+    kind: MappingKind,
+    source: &str,
+) -> Result<usize, AppError> {
+    use crate::service::role_sources;
+    match kind {
+        MappingKind::ScimGroup => role_sources::reapply_directory(conn, ctx, org, op, source),
+        MappingKind::SsoClaim => role_sources::reapply_connection(conn, ctx, org, op, source),
+    }
 }

@@ -719,14 +719,7 @@ fn adopt(
     }
     let user = store::users::update(conn, &found, found.version, &w.fields, s.ctx.now)?;
     store::scim::insert_values(conn, &user.id, &s.directory.id, &w.values)?;
-    role_sources::reapply(
-        conn,
-        s.ctx,
-        s.org,
-        s.op,
-        std::slice::from_ref(&user.id),
-        &s.directory.id,
-    )?;
+    role_sources::reapply(conn, s.ctx, s.org, s.op, std::slice::from_ref(&user.id))?;
     apply_extension_workspaces(conn, s, &user.id, w.workspaces)?;
     let user = store::users::get(conn, &s.org.id, &user.id)?;
     audit::insert(
@@ -778,14 +771,7 @@ fn save_user(
     store::scim::put_values(conn, &user.id, &s.directory.id, &old_values, &w.values)?;
     let mut user = user;
     if roles_changed {
-        role_sources::reapply(
-            conn,
-            s.ctx,
-            s.org,
-            s.op,
-            std::slice::from_ref(&user.id),
-            &s.directory.id,
-        )?;
+        role_sources::reapply(conn, s.ctx, s.org, s.op, std::slice::from_ref(&user.id))?;
         user = store::users::get(conn, &s.org.id, &user.id)?;
     }
     if w.workspaces.is_some() {
@@ -1043,7 +1029,7 @@ fn membership_effects(
         .iter()
         .any(|n| role_sources::group_is_mapped(&mappings, group.as_str(), n))
     {
-        role_sources::reapply(conn, s.ctx, s.org, s.op, affected, &s.directory.id)?;
+        role_sources::reapply(conn, s.ctx, s.org, s.op, affected)?;
     }
     if store::access::group_has_bindings(conn, group)? {
         store::access::refresh(conn, affected)?;
@@ -1267,7 +1253,7 @@ fn delete_group_once(
     let had_bindings = store::access::group_has_bindings(conn, &before.id)?;
     store::groups::delete(conn, &before.id)?;
     if mapped {
-        role_sources::reapply(conn, s.ctx, s.org, s.op, &members, &s.directory.id)?;
+        role_sources::reapply(conn, s.ctx, s.org, s.op, &members)?;
     }
     if had_bindings {
         store::access::refresh(conn, &members)?;

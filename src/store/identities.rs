@@ -91,3 +91,90 @@ pub fn of_user(conn: &mut DbConnection, user: &UserId) -> Result<Vec<Identity>, 
         .select(Identity::as_select())
         .load(conn)?)
 }
+
+/// The identity `id` of `org`.
+pub fn get(conn: &mut DbConnection, org: &OrgId, id: &str) -> Result<Identity, StoreError> {
+    Ok(identities::table
+        .filter(identities::org_id.eq(org.as_str()))
+        .filter(identities::id.eq(id))
+        .select(Identity::as_select())
+        .first(conn)?)
+}
+
+/// The groups the IdP sent at the last login through the identity `id`.
+pub fn groups(conn: &mut DbConnection, id: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = identities::table
+        .find(id)
+        .select(identities::groups)
+        .first(conn)?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Records the groups the IdP sent at this login through the identity `id`
+/// (replacing those of the previous login).
+pub fn set_groups(conn: &mut DbConnection, id: &str, groups: &[String]) -> Result<(), StoreError> {
+    let n = diesel::update(identities::table.find(id))
+        .set(identities::groups.eq(serde_json::to_string(groups)?))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// One identity's connection and last-login groups (role re-evaluation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityGroups {
+    pub user_id: String,
+    pub connection_id: String,
+    pub groups: Vec<String>,
+}
+
+/// The connection and last-login groups of every identity of `users` in
+/// `org` that has any groups.
+pub fn groups_of_users(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    users: &[UserId],
+) -> Result<Vec<IdentityGroups>, StoreError> {
+    let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        for (user_id, connection_id, groups) in identities::table
+            .filter(identities::org_id.eq(org.as_str()))
+            .filter(identities::user_id.eq_any(chunk))
+            .filter(identities::groups.ne("[]"))
+            .select((
+                identities::user_id,
+                identities::connection_id,
+                identities::groups,
+            ))
+            .load::<(String, String, String)>(conn)?
+        {
+            out.push(IdentityGroups {
+                user_id,
+                connection_id,
+                groups: serde_json::from_str(&groups)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The users with an identity of the connection (each once).
+pub fn users_of_connection(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    connection_id: &str,
+) -> Result<Vec<UserId>, StoreError> {
+    Ok(identities::table
+        .filter(identities::org_id.eq(org.as_str()))
+        .filter(identities::connection_id.eq(connection_id))
+        .select(identities::user_id)
+        .distinct()
+        .order(identities::user_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .map(UserId::from_trusted)
+        .collect())
+}

@@ -118,6 +118,24 @@ pub fn for_source(
         .collect()
 }
 
+/// The org's mappings of one kind (e.g. every `sso_claim` mapping, matched
+/// against the groups of each connection a user signed in through).
+pub fn of_kind(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    kind: MappingKind,
+) -> Result<Vec<StoredMapping>, StoreError> {
+    group_mappings::table
+        .filter(group_mappings::org_id.eq(org.as_str()))
+        .filter(group_mappings::source_kind.eq(kind_text(kind)))
+        .order((group_mappings::created_at, group_mappings::id))
+        .select(MappingRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(StoredMapping::try_from)
+        .collect()
+}
+
 pub fn get(conn: &mut DbConnection, org: &OrgId, id: &str) -> Result<StoredMapping, StoreError> {
     group_mappings::table
         .filter(group_mappings::org_id.eq(org.as_str()))

@@ -96,6 +96,8 @@ diesel::table! {
         email -> Nullable<Text>,
         created_at -> Timestamp,
         last_seen_at -> Nullable<Timestamp>,
+        /// JSON array: the groups the IdP sent at the last login.
+        groups -> Text,
     }
 }
 

@@ -24,6 +24,7 @@ mod scim_replay;
 mod seed_rules;
 mod sessions;
 mod shutdown;
+mod sso_claims;
 mod sso_login;
 mod store_conformance;
 mod store_resilience;
