@@ -1155,6 +1155,10 @@ pub fn delete(conn: &mut DbConnection, a: &Acting<'_>, id: &str) -> Result<(), A
             None,
         ));
     }
+    if !mappings.is_empty() {
+        // Bindings those mappings gave at login go with them.
+        crate::service::role_sources::reapply_connection(conn, ctx, org, op, id)?;
+    }
     if !rows::delete(conn, &org.id, id)? {
         return Err(AppError::not_found("IdP connection", id));
     }

@@ -785,7 +785,18 @@ pub fn finish(
             id
         }
     };
-    let _ = identity_id;
+    // The IdP's groups go through the role sources (`sso_claim` mappings of
+    // this connection, resolved together with the user's SCIM groups).
+    crate::service::role_sources::apply_login(
+        conn,
+        &ctx,
+        org,
+        &op,
+        &user.id,
+        &identity_id,
+        &l.record.id,
+        &a.groups,
+    )?;
     let ctx = Ctx {
         actor: Actor {
             kind: ActorKind::User,

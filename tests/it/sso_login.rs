@@ -357,6 +357,51 @@ async fn sso_default_through_saml_picks_a_workspace(backend: Backend) {
     let again = post_acs(&app, &conn, &response, Some(&relay), &binding).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text);
 
+    // The IdP's groups go through the role sources: an `sso_claim` mapping
+    // of this connection gives Dan, who signs up now, the mapped role.
+    let r = app
+        .post(
+            "/api/v1/orgs/acme/group-mappings",
+            &key,
+            json!({"kind": "sso_claim", "source": conn, "group": "analysts", "role": "data_manager", "priority": 10}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let start = get(&client, &format!("{}/sso/acme/start", app.base), "").await;
+    let binding = cookie(&start, "__Host-rollcall_sso_").unwrap();
+    let (request_id, relay) = authn_request(start.header(LOCATION.as_str()).unwrap());
+    let mut spec = ResponseSpec::new(&urls.saml_metadata, &urls.saml_acs, Some(&request_id))
+        .attribute("email", &["dan@acme.com"])
+        .attribute("groups", &["analysts", "everyone"]);
+    spec.name_id = "u-dan".into();
+    let r = post_acs(
+        &app,
+        &conn,
+        &idp.response_b64(&spec),
+        Some(&relay),
+        &binding,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let users = app.get("/api/v1/orgs/acme/users", &key).await;
+    let dan = users.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user_name"] == "dan@acme.com")
+        .unwrap_or_else(|| panic!("{}", users.text))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let access = app
+        .get(&format!("/api/v1/orgs/acme/users/{dan}/access"), &key)
+        .await;
+    assert!(
+        access.text.contains("data_manager") && access.text.contains("sso_claim"),
+        "{}",
+        access.text
+    );
+
     // A person from a domain that is not allowed: refused, nothing created.
     let before = user_count(&app, &key).await;
     let start = get(&client, &format!("{}/sso/acme/start", app.base), "").await;
