@@ -235,11 +235,15 @@ impl SsoState {
     }
 }
 
+/// A provider as discovered: the connection's `updated_at` it was built
+/// from, when, and the provider.
+type Discovered = (NaiveDateTime, Instant, Arc<OidcProvider>);
+
 /// Discovered OIDC providers per connection (metadata and JWKS cache),
 /// rebuilt after [`DISCOVERY_TTL`] or when the connection changed.
 #[derive(Default)]
 pub struct OidcProviders {
-    cache: Mutex<HashMap<String, (NaiveDateTime, Instant, Arc<OidcProvider>)>>,
+    cache: Mutex<HashMap<String, Discovered>>,
 }
 
 impl OidcProviders {
@@ -640,7 +644,7 @@ fn known(
     let within_creator_limits = l.record.owner_approved
         || match l.record.created_by.as_deref() {
             Some(creator)
-                if creator.len() > 0 && !creator.contains(':') && creator != "operator" =>
+                if !creator.is_empty() && !creator.contains(':') && creator != "operator" =>
             {
                 let creator = UserId::from_trusted(creator.to_owned());
                 let granter = store::access::subject(conn, &l.org.id, &creator)?;

@@ -18,12 +18,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, spawnSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes, createCipheriv, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   freePort, until, children, stopChildren, spawnReady, startSmtpSink, mails, linkIn, launchChromium,
 } from './lib/harness.mjs';
@@ -34,13 +34,7 @@ const bin = process.env.ROLLCALL_BIN || join(root, 'target', 'debug', 'rollcall'
 const work = mkdtempSync(join(tmpdir(), 'rollcall-sso-'));
 
 // Connections are made with `rollcall idp add-oidc|add-saml --json` (issue 11
-// item 1). Until the gateway binary has that command the tests are skipped —
-// or, with ROLLCALL_E2E_SQL_CONNECTIONS=1, the connection rows are written
-// straight into the SQLite database (a stop-gap for development: it mirrors
-// the store's row and the secret sealing; remove it once the CLI has landed).
-const hasIdpCli = spawnSync(bin, ['idp', '--help'], { encoding: 'utf8' }).status === 0;
-const sqlConnections = !hasIdpCli && process.env.ROLLCALL_E2E_SQL_CONNECTIONS === '1';
-const skip = hasIdpCli || sqlConnections ? false : 'the gateway binary has no `rollcall idp` command yet';
+// item 1), which also prints what to register at the IdP.
 
 const OIDC_ACCOUNTS = [
   { id: 'oidc-sub-ada-0001', username: 'ada', password: 'ada-pw', email: 'ada@example.com', email_verified: true, given_name: 'Ada', family_name: 'Lovelace', groups: ['analysts'] },
@@ -103,40 +97,6 @@ function claimAndVerify(org, domain) {
   assert.match(cli('domain', 'verify', '--org', org, domain), new RegExp(`^${domain.replace('.', '\\.')}\\tverified`));
 }
 
-/** Stop-gap (ROLLCALL_E2E_SQL_CONNECTIONS=1): a connection row written directly. */
-function sqlConn(org, kind, config, domains, secret) {
-  const id = `e2e-${randomBytes(8).toString('hex')}`;
-  let sealed = '';
-  if (secret) {
-    // email::seal: ChaCha20-Poly1305, key SHA-256(sso.secret_key), AAD "idp:{id}", nonce ‖ ciphertext ‖ tag.
-    const key = createHash('sha256').update(g.env.ROLLCALL__SSO__SECRET_KEY).digest();
-    const nonce = randomBytes(12);
-    const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
-    c.setAAD(Buffer.from(`idp:${id}`), { plaintextLength: Buffer.byteLength(secret) });
-    sealed = Buffer.concat([nonce, c.update(secret, 'utf8'), c.final(), c.getAuthTag()]).toString('hex');
-  }
-  execFileSync('python3', ['-c', `
-import sqlite3, sys, datetime
-db = sqlite3.connect(sys.argv[1])
-org = db.execute("select id from orgs where slug=?", (sys.argv[5],)).fetchone()[0]
-now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f')
-secret = bytes.fromhex(sys.argv[7]) if sys.argv[7] else None
-db.execute("insert into idp_connections (id, org_id, kind, name, config, secret, trusted_domains, enabled, owner_approved,"
-           " created_by, metadata_url, created_at, updated_at) values (?,?,?,?,?,?,?,1,1,'operator',NULL,?,?)",
-           (sys.argv[2], org, sys.argv[6], 'Test IdP', sys.argv[3], secret, sys.argv[4], now, now))
-db.commit()`, join(work, 'rollcall.db'), id, JSON.stringify(config), JSON.stringify(domains), org, kind, sealed]);
-  return { id };
-}
-
-async function sqlSaml(org, domains) {
-  const xml = await (await fetch(g.saml.metadata_url)).text();
-  const cert = xml.match(/<(?:\w+:)?X509Certificate>([^<]+)</)[1].replace(/\s+/g, '');
-  return sqlConn(org, 'saml', {
-    kind: 'saml', idp_entity_id: g.saml.metadata_url, idp_sso_url: `${g.saml.base}/sso`, signing_certs: [cert],
-    attributes: { email: 'email', given_name: 'givenName', family_name: 'surname', groups: 'groups' },
-  }, domains, null);
-}
-
 function idpJson(out) {
   // `--json` prints the connection view (id, kind, …, setup).
   const start = out.indexOf('{');
@@ -188,7 +148,6 @@ async function me(page) {
 }
 
 before(async () => {
-  if (skip) return;
   const smtpPort = await freePort();
   const port = await freePort();
   g.base = `http://127.0.0.1:${port}`;
@@ -230,14 +189,12 @@ before(async () => {
   cli('workspace', 'create', '--org', 'acme', 'beta', '--name', 'Workspace B');
   cli('workspace', 'create', '--org', 'acme', 'gamma', '--name', 'Workspace C');
   claimAndVerify('acme', 'example.com');
-  const oidcConn = sqlConnections
-    ? sqlConn('acme', 'oidc', { kind: 'oidc', issuer: g.oidc.issuer, client_id: 'rollcall-acme' }, ['example.com'], g.env.OIDC_CLIENT_SECRET)
-    : idpJson(cli('idp', 'add-oidc', '--org', 'acme', '--name', 'Test OIDC IdP',
+  const oidcConn = idpJson(cli('idp', 'add-oidc', '--org', 'acme', '--name', 'Test OIDC IdP',
       '--issuer', g.oidc.issuer, '--client-id', 'rollcall-acme', '--client-secret-env', 'OIDC_CLIENT_SECRET',
       '--trusted-domain', 'example.com', '--json'));
   g.oidcConn = oidcConn;
   // What `idp add-oidc` says to register at the IdP.
-  g.redirectUri = sqlConnections ? `${g.base}/sso/oidc/${oidcConn.id}/callback` : oidcConn.setup.redirect_uri;
+  g.redirectUri = oidcConn.setup.redirect_uri;
   assert.equal(g.redirectUri, `${g.base}/sso/oidc/${oidcConn.id}/callback`);
   const reg = await fetch(`${g.oidc.issuer}/_admin/clients`, {
     method: 'POST',
@@ -262,17 +219,15 @@ before(async () => {
   cli('workspace', 'create', '--org', 'globex', 'north', '--name', 'North Office');
   cli('workspace', 'create', '--org', 'globex', 'south', '--name', 'South Office');
   claimAndVerify('globex', 'example.net');
-  const samlConn = sqlConnections
-    ? await sqlSaml('globex', ['example.net'])
-    : idpJson(cli('idp', 'add-saml', '--org', 'globex', '--name', 'Test SAML IdP',
+  const samlConn = idpJson(cli('idp', 'add-saml', '--org', 'globex', '--name', 'Test SAML IdP',
       '--metadata-url', g.saml.metadata_url, '--trusted-domain', 'example.net',
       '--email-attribute', 'email', '--given-name-attribute', 'givenName', '--family-name-attribute', 'surname',
       '--groups-attribute', 'groups', '--json'));
   g.samlConn = samlConn;
   // What `idp add-saml` says to enter at the IdP: the SP metadata URL (also our entity id) and the ACS.
-  g.spMetadataUrl = sqlConnections ? `${g.base}/sso/saml/${samlConn.id}/metadata` : samlConn.setup.metadata_url;
+  g.spMetadataUrl = samlConn.setup.metadata_url;
   assert.equal(g.spMetadataUrl, `${g.base}/sso/saml/${samlConn.id}/metadata`);
-  if (!sqlConnections) assert.equal(samlConn.setup.acs_url, `${g.base}/sso/saml/${samlConn.id}/acs`);
+  assert.equal(samlConn.setup.acs_url, `${g.base}/sso/saml/${samlConn.id}/acs`);
 
   g.keys = {
     acme: cli('api-key', 'create', '--org', 'acme', '--name', 'sso-e2e').trim(),
@@ -311,7 +266,7 @@ before(async () => {
   browser = await launchChromium();
 });
 
-test('a. invite-first via OIDC: the invite link, single sign-on at the IdP, signed in as Data Manager of A and B', { skip }, async () => {
+test('a. invite-first via OIDC: the invite link, single sign-on at the IdP, signed in as Data Manager of A and B', async () => {
   const mail = await until('the invite mail', () => mails(g.maildir).find((m) => /ada@example\.com/.test(m)));
   const link = linkIn(mail, `${g.base}/invite/`);
   assert.ok(link, mail);
@@ -371,7 +326,7 @@ test('a. invite-first via OIDC: the invite link, single sign-on at the IdP, sign
   assert.equal(again.status(), 410);
 });
 
-test('b. SSO-default via SAML: /sso/start?email=…, the IdP, the workspace picker, View Manager of the picked workspace', { skip }, async () => {
+test('b. SSO-default via SAML: /sso/start?email=…, the IdP, the workspace picker, View Manager of the picked workspace', async () => {
   const { page, context } = await newPage();
   await page.goto(`${g.base}/sso/start?email=${encodeURIComponent('bob@example.net')}`);
   await page.waitForURL((u) => u.href.startsWith(`${g.saml.base}/login/`));
@@ -409,7 +364,7 @@ test('b. SSO-default via SAML: /sso/start?email=…, the IdP, the workspace pick
   await context.close();
 });
 
-test('c. refused logins: an unverified OIDC email, a SAML user from a domain that is not allowed — 403, nothing created', { skip }, async () => {
+test('c. refused logins: an unverified OIDC email, a SAML user from a domain that is not allowed — 403, nothing created', async () => {
   const acmeBefore = await users('acme');
   const globexBefore = await users('globex');
 
@@ -456,7 +411,7 @@ test('c. refused logins: an unverified OIDC email, a SAML user from a domain tha
   assert.equal(globexAfter.find((u) => u.email === 'dave@elsewhere.test'), undefined);
 });
 
-test('d. a user deactivated by SCIM is signed out at once', { skip }, async () => {
+test('d. a user deactivated by SCIM is signed out at once', async () => {
   assert.ok(g.adaPage && g.ada, 'needs test a');
   const page = g.adaPage;
   await page.goto(`${g.base}/account`);
