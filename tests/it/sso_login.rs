@@ -114,7 +114,8 @@ fn add_connection(
                     trusted_domains: r#"["acme.com"]"#,
                     enabled: true,
                     owner_approved,
-                    created_by: Some("operator"),
+                    // An unapproved connection was made through an org API key.
+                    created_by: Some(if owner_approved { "operator" } else { "key:k1" }),
                     metadata_url: None,
                     metadata_refreshed_at: None,
                 },
@@ -126,6 +127,15 @@ fn add_connection(
 }
 
 fn saml_connection(app: &TestApp, idp: &TestIdp, idp_initiated: bool) -> String {
+    saml_connection_approved(app, idp, idp_initiated, true)
+}
+
+fn saml_connection_approved(
+    app: &TestApp,
+    idp: &TestIdp,
+    idp_initiated: bool,
+    owner_approved: bool,
+) -> String {
     let mut s = SamlSettings::from_metadata(&idp.metadata_xml("https://idp.example/sso")).unwrap();
     s.attributes = SamlAttributes {
         email: Some("email".into()),
@@ -134,7 +144,7 @@ fn saml_connection(app: &TestApp, idp: &TestIdp, idp_initiated: bool) -> String 
         ..SamlAttributes::default()
     };
     s.allow_idp_initiated = idp_initiated;
-    add_connection(app, &ConnectionSettings::Saml(s), None, true)
+    add_connection(app, &ConnectionSettings::Saml(s), None, owner_approved)
 }
 
 fn oidc_connection(app: &TestApp, op: &TestOp) -> String {
@@ -637,7 +647,56 @@ async fn invite_first_through_oidc_lands_the_invited_role_and_workspaces(backend
     assert!(r.text.contains("suspended"), "{}", r.text);
 }
 
+async fn an_unapproved_connection_never_signs_in_an_owner(backend: Backend) {
+    let app = spawn(backend).await;
+    let key = acme(&app).await;
+    for (email, role) in [
+        ("olivia@acme.com", "owner"),
+        ("vic@acme.com", "view_manager"),
+    ] {
+        let r = app
+            .post(
+                "/api/v1/orgs/acme/users",
+                &key,
+                json!({"email": email, "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let idp = TestIdp::generate("https://idp.example/entity");
+    // Created by a non-owner (not approved; the creator is no user here, so
+    // nobody with roles is linked by email either).
+    let conn = saml_connection_approved(&app, &idp, true, false);
+    let urls = SpUrls::new(&app.base, &conn);
+    let login = |email: &str, name_id: &str| {
+        let mut spec = ResponseSpec::new(&urls.saml_metadata, &urls.saml_acs, None)
+            .attribute("email", &[email]);
+        spec.name_id = name_id.to_owned();
+        idp.response_b64(&spec)
+    };
+    let r = post_acs(&app, &conn, &login("olivia@acme.com", "u-olivia"), None, "").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.text.contains("owner"), "{}", r.text);
+    let r = post_acs(&app, &conn, &login("vic@acme.com", "u-vic"), None, "").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.text.contains("can only be linked"), "{}", r.text);
+    // Approved by an owner: both link.
+    let conn = saml_connection_approved(&app, &idp, true, true);
+    let urls = SpUrls::new(&app.base, &conn);
+    let login = |email: &str, name_id: &str| {
+        let mut spec = ResponseSpec::new(&urls.saml_metadata, &urls.saml_acs, None)
+            .attribute("email", &[email]);
+        spec.name_id = name_id.to_owned();
+        idp.response_b64(&spec)
+    };
+    for (email, id) in [("olivia@acme.com", "u-olivia"), ("vic@acme.com", "u-vic")] {
+        let r = post_acs(&app, &conn, &login(email, id), None, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{email}: {}", r.text);
+    }
+}
+
 crate::http_suite!(
+    an_unapproved_connection_never_signs_in_an_owner,
     sso_default_through_saml_picks_a_workspace,
     idp_initiated_logins_are_off_by_default_and_replay_protected,
     invite_first_through_oidc_lands_the_invited_role_and_workspaces
