@@ -18,8 +18,8 @@
 //!    samael calls this its strictest mode; it is also the cheapest, as it
 //!    skips the reduction of the parsed document back to the signed nodes
 //!    (two more parses of the signed fragment, a node-by-node match that
-//!    copies its sets at every step, pruning and re-serialisation), which
-//!    cost more than half of a verification (see `benches/saml_verify.rs`);
+//!    copies its sets at every step, pruning and re-serialisation), about
+//!    40% of a verification before (see `benches/saml_verify.rs`);
 //! 4. Status Success, Destination = ACS, InResponseTo = the pending request
 //!    (or unsolicited and allowed), Issuer, Audience, a bearer
 //!    SubjectConfirmation with Recipient = ACS and a live NotOnOrAfter,
