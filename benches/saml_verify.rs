@@ -7,15 +7,22 @@
 //! xmlsec signature verification with the pinned certificate, reduction to
 //! the signed node, every condition, and an in-memory replay cache. Prints
 //! verifications per second and p50/p99 latency. Target: ≥ 2,000/s per core.
-//! Run with `cargo bench --bench saml_verify`.
+//! Then it times the phases of one verification separately (CPU time of this
+//! thread per call): base64, the raw parse, samael's verification in each of
+//! its reduce modes, and xmlsec's bare whole-document verification (parse,
+//! key load from the certificate, C14N, digest, RSA) as the floor samael
+//! cannot go below.
+//! Run with `cargo bench --features test-fixtures --bench saml_verify`.
 
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use chrono::Utc;
 use rollcall::sso::saml::fixture::{ResponseSpec, TestIdp};
 use rollcall::sso::saml::{
     AttributeNames, Expected, MemoryReplayCache, SamlConnectionConfig, verify_response,
 };
+use samael::crypto::{CertificateDer, Crypto, CryptoProvider, ReduceMode};
 
 const SP: &str = "https://rollcall.example/sso/saml/acme";
 const ACS: &str = "https://rollcall.example/sso/saml/acme/acs";
@@ -134,6 +141,75 @@ fn main() {
         elapsed.as_secs_f64(),
         batch as f64 / elapsed.as_secs_f64()
     );
+
+    phases(&idp, &responses[..responses.len().min(500)]);
+}
+
+/// CPU µs per call of each phase, over `responses`.
+fn phases(idp: &TestIdp, responses: &[(String, String)]) {
+    let xmls: Vec<String> = responses
+        .iter()
+        .map(|(_, b64)| {
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .expect("base64"),
+            )
+            .expect("utf-8")
+        })
+        .collect();
+    let certs = [CertificateDer::from(idp.certificate().der().to_vec())];
+    // The scheduler's CPU clock advances in ticks: cheap phases run 20 rounds.
+    let time = |name: &str, f: &mut dyn FnMut(usize)| {
+        let rounds = if name.starts_with("xmlsec") || name.starts_with("samael") {
+            1
+        } else {
+            20
+        };
+        let n = (responses.len() * rounds) as f64;
+        let before = thread_cpu_ns();
+        for _ in 0..rounds {
+            for i in 0..responses.len() {
+                f(i);
+            }
+        }
+        if let (Some(b), Some(a)) = (before, thread_cpu_ns()) {
+            println!("  {name:<58} {:>7.1} µs", (a - b) as f64 / 1e3 / n);
+        }
+    };
+    println!(
+        "phases, CPU time per call over {} responses:",
+        responses.len()
+    );
+    time("base64 decode", &mut |i| {
+        std::hint::black_box(
+            base64::engine::general_purpose::STANDARD
+                .decode(&responses[i].1)
+                .expect("base64"),
+        );
+    });
+    time("roxmltree parse of the raw document", &mut |i| {
+        std::hint::black_box(roxmltree::Document::parse(&xmls[i]).expect("xml"));
+    });
+    time(
+        "xmlsec verify_signed_xml (parse, key, C14N, RSA) = floor",
+        &mut |i| {
+            Crypto::verify_signed_xml(&xmls[i], &certs[0], Some("ID")).expect("verifies");
+        },
+    );
+    for (label, mode) in [
+        (
+            "samael reduce, ValidateAndMarkNoAncestors",
+            ReduceMode::ValidateAndMarkNoAncestors,
+        ),
+        ("samael reduce, PreDigest", ReduceMode::PreDigest),
+    ] {
+        time(label, &mut |i| {
+            std::hint::black_box(
+                Crypto::reduce_xml_to_signed(&xmls[i], &certs, mode).expect("verifies"),
+            );
+        });
+    }
 }
 
 /// Nanoseconds this thread spent on a CPU (Linux schedstat), if available.
