@@ -372,6 +372,8 @@ pub fn apply_login(
             )],
         )?;
     }
+    // Re-resolved at every login even with the same groups: a change of
+    // `roles_managed_by` (which re-resolves nobody) takes effect here.
     Ok(reapply(conn, ctx, org, op, std::slice::from_ref(user))? > 0)
 }
 

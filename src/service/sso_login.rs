@@ -694,15 +694,27 @@ pub fn finish(
         return Ok(Err(SsoError::Saml(SamlRejection::Replayed)));
     }
     let email = a.email.as_deref().and_then(|e| Email::parse(e.trim()).ok());
-    let verified_domains = crate::service::domains::verified(conn, &org.id)?;
+
     let trusted_domains = l.record.trusted_domains();
     let identity = store::identities::find(conn, &org.id, &a.issuer, &a.subject)?;
-    let linked = match &identity {
-        Some(i) => {
-            let user = store::users::get(conn, &org.id, &UserId::from_trusted(i.user_id.clone()))?;
-            Some(known(conn, l, op, &user)?)
-        }
+    let linked_user = match &identity {
+        Some(i) => Some(store::users::get(
+            conn,
+            &org.id,
+            &UserId::from_trusted(i.user_id.clone()),
+        )?),
         None => None,
+    };
+    let linked = match &linked_user {
+        Some(user) => Some(known(conn, l, op, user)?),
+        None => None,
+    };
+    // A linked identity decides without the email (step 1), so the
+    // verified domains are read only for the other steps.
+    let verified_domains = if linked.is_some() {
+        Vec::new()
+    } else {
+        crate::service::domains::verified(conn, &org.id)?
     };
     let mut facts = Facts {
         asserted: Asserted {
@@ -766,7 +778,10 @@ pub fn finish(
             )?;
             return Ok(Err(SsoError::Refused(r.clone())));
         }
-        Outcome::SignIn { user } => (store::users::get(conn, &org.id, user)?, false),
+        Outcome::SignIn { user } => match linked_user {
+            Some(u) if u.id == *user => (u, false),
+            _ => (store::users::get(conn, &org.id, user)?, false),
+        },
         Outcome::AcceptInvite { user } => {
             let user = activate_invited(conn, &ctx, org, user)?;
             (user, false)
