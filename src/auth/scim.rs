@@ -164,13 +164,10 @@ async fn resolve(
 
 /// The external base URL of a directory: configured, or from the request.
 pub fn base_url(state: &AppState, req: &HttpRequest, directory: &str) -> String {
-    match &state.settings.server.public_url {
-        Some(u) => format!("{u}/scim/v2/{directory}"),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}/scim/v2/{directory}", info.scheme(), info.host())
-        }
-    }
+    format!(
+        "{}/scim/v2/{directory}",
+        crate::routes::public_base(state, req)
+    )
 }
 
 impl FromRequest for DirectoryAccess {

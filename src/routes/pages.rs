@@ -242,23 +242,16 @@ async fn invite_page(state: web::Data<AppState>, path: web::Path<String>) -> Htt
                 // An org with a connection trusted for the invitee's
                 // domain accepts through its IdP (SPEC §3): the link only
                 // shows the way there.
-                let domain = invite.email.rsplit_once('@').map(|(_, d)| d.to_lowercase());
-                let sso = service::sso_login::choose(c, org, None, domain.as_deref())?
-                    .filter(|l| {
-                        domain
-                            .as_ref()
-                            .is_some_and(|d| l.record.trusted_domains().contains(d))
-                    })
-                    .map(|l| {
-                        format!(
-                            "/sso/{}/start?connection={}&login_hint={}",
-                            org.slug,
-                            l.record.id,
-                            url::form_urlencoded::byte_serialize(invite.email.as_bytes())
-                                .collect::<String>()
-                        )
-                    });
-                Some((role, ws, sso))
+                let sso = service::sso_login::trusted_for(c, org, &invite.email)?.map(|l| {
+                    format!(
+                        "/sso/{}/start?connection={}&login_hint={}",
+                        org.slug,
+                        l.record.id,
+                        url::form_urlencoded::byte_serialize(invite.email.as_bytes())
+                            .collect::<String>()
+                    )
+                });
+                Some((role, ws, sso, org.settings.require_sso))
             } else {
                 None
             };
@@ -270,7 +263,7 @@ async fn invite_page(state: web::Data<AppState>, path: web::Path<String>) -> Htt
         Err(e) => return unavailable(&e),
     };
     match landing {
-        (Landing::Open { invite, org, .. }, Some((role, workspaces, sso))) => {
+        (Landing::Open { invite, org, .. }, Some((role, workspaces, sso, require_sso))) => {
             let csrf = new_csrf();
             let res = render(
                 StatusCode::OK,
@@ -284,6 +277,7 @@ async fn invite_page(state: web::Data<AppState>, path: web::Path<String>) -> Htt
                     workspaces => workspaces,
                     expires => invite.expires_at.format("%Y-%m-%d %H:%M").to_string(),
                     via_idp => sso,
+                    require_sso => require_sso,
                     csrf => csrf.clone(),
                 },
             );

@@ -840,13 +840,7 @@ pub fn accept(
     // Where the org signs its people in through an IdP trusted for the
     // invitee's domain (or requires SSO), the link alone does not accept:
     // the IdP login does (`service::sso_login`).
-    let domain = invite.email.rsplit_once('@').map(|(_, d)| d.to_lowercase());
-    let via_idp = crate::service::sso_login::choose(conn, &org, None, domain.as_deref())?
-        .is_some_and(|l| {
-            domain
-                .as_ref()
-                .is_some_and(|d| l.record.trusted_domains().contains(d))
-        });
+    let via_idp = crate::service::sso_login::trusted_for(conn, &org, &invite.email)?.is_some();
     if via_idp || org.settings.require_sso {
         return Err(AppError::Conflict {
             code: "sso_required",

@@ -50,7 +50,7 @@ use crate::state::AppState;
 use crate::store::idp_connections::IdpConnection;
 use crate::store::orgs::Org;
 use crate::store::sessions as stored_sessions;
-use crate::store::sso_logins::{self, Key, NewLogin, SsoLogin};
+use crate::store::sso_logins::{self, NewLogin, SsoLogin};
 use crate::store::users::{User, UserFields};
 use crate::store::{self, DbConnection, audit};
 
@@ -192,6 +192,22 @@ pub fn choose(
     }
 }
 
+/// The enabled connection of `org` trusted for `email`'s domain, if any:
+/// where an invitee for that address accepts (SPEC §3), and what home-realm
+/// discovery picks within the org.
+pub fn trusted_for(
+    conn: &mut DbConnection,
+    org: &Org,
+    email: &str,
+) -> Result<Option<Loaded>, AppError> {
+    let Some((_, domain)) = email.trim().rsplit_once('@') else {
+        return Ok(None);
+    };
+    let domain = domain.to_lowercase();
+    Ok(choose(conn, org, None, Some(&domain))?
+        .filter(|l| l.record.trusted_domains().contains(&domain)))
+}
+
 /// Home-realm discovery: the org that verified the email's domain, and its
 /// connection for that domain.
 pub fn for_email(
@@ -299,7 +315,6 @@ pub struct Begun {
     /// binding cookie (see [`binding_suffix`]).
     pub key: String,
     pub browser_token: String,
-    pub method: &'static str,
 }
 
 /// A short name for the login keyed by `value` (its state / RelayState),
@@ -325,7 +340,7 @@ pub async fn begin(
     let now = Utc::now();
     let browser_token = random_token();
     let urls = SpUrls::new(base, &l.record.id);
-    let (redirect, key, request_id, nonce, verifier, method) = match &l.settings {
+    let (redirect, key, request_id, nonce, verifier) = match &l.settings {
         ConnectionSettings::Oidc(_) => {
             let provider = state.sso.providers.get(state, &l, base).await?;
             let start = provider.authorization_start();
@@ -339,7 +354,6 @@ pub async fn begin(
                 None,
                 Some(start.nonce.clone()),
                 Some(start.pkce_verifier.clone()),
-                "oidc",
             )
         }
         ConnectionSettings::Saml(s) => {
@@ -356,7 +370,6 @@ pub async fn begin(
                 Some(authn.request_id),
                 None,
                 None,
-                "saml",
             )
         }
     };
@@ -401,7 +414,6 @@ pub async fn begin(
         redirect,
         key,
         browser_token,
-        method,
     })
 }
 
@@ -414,7 +426,6 @@ async fn take(
     state: &AppState,
     connection_id: &str,
     key: String,
-    by_request_id: bool,
     browser: Option<String>,
     bound: bool,
 ) -> Result<(Loaded, SsoLogin), SsoError> {
@@ -423,12 +434,7 @@ async fn take(
     let (record, loaded) = state
         .store
         .write(move |c| {
-            let k = if by_request_id {
-                Key::RequestId(&key)
-            } else {
-                Key::Id(&key)
-            };
-            let record = sso_logins::consume(c, &conn_id, k, now)?;
+            let record = sso_logins::consume(c, &conn_id, &key, now)?;
             let loaded = connection(c, &conn_id)?;
             Ok::<_, AppError>((record, loaded))
         })
@@ -505,7 +511,7 @@ pub async fn oidc_callback(
     base: &str,
 ) -> Result<SignedIn, SsoError> {
     let key = sha256_hex(params.state.as_deref().unwrap_or_default());
-    let (l, record) = take(state, connection_id, key, false, browser, true).await?;
+    let (l, record) = take(state, connection_id, key, browser, true).await?;
     let provider = state.sso.providers.get(state, &l, base).await?;
     let pending = PendingLogin {
         state: params.state.clone().unwrap_or_default(),
@@ -553,15 +559,7 @@ pub async fn saml_acs(
     let bound = state.settings.session.cookie_secure;
     let (l, record) = match relay_state.filter(|r| !r.is_empty()) {
         Some(relay) => {
-            let (l, r) = take(
-                state,
-                connection_id,
-                sha256_hex(&relay),
-                false,
-                browser,
-                bound,
-            )
-            .await?;
+            let (l, r) = take(state, connection_id, sha256_hex(&relay), browser, bound).await?;
             (l, Some(r))
         }
         None => {

@@ -64,35 +64,20 @@ pub fn insert(
     Ok(())
 }
 
-/// Which key finds the record.
-pub enum Key<'a> {
-    /// SHA-256 of the state / RelayState.
-    Id(&'a str),
-    /// The SAML request id (InResponseTo).
-    RequestId(&'a str),
-}
-
 /// Takes the record (once): returns it when it existed and had not been
 /// consumed; it is then consumed, whatever the caller does next. Expiry is
 /// the caller's check, so an expired record is consumed too.
 pub fn consume(
     conn: &mut DbConnection,
     connection_id: &str,
-    key: Key<'_>,
+    id: &str,
     now: NaiveDateTime,
 ) -> Result<Option<SsoLogin>, StoreError> {
-    let found: Option<SsoLogin> = match key {
-        Key::Id(id) => sso_logins::table
-            .filter(sso_logins::id.eq(id))
-            .select(SsoLogin::as_select())
-            .first(conn)
-            .optional()?,
-        Key::RequestId(rid) => sso_logins::table
-            .filter(sso_logins::request_id.eq(rid))
-            .select(SsoLogin::as_select())
-            .first(conn)
-            .optional()?,
-    };
+    let found: Option<SsoLogin> = sso_logins::table
+        .filter(sso_logins::id.eq(id))
+        .select(SsoLogin::as_select())
+        .first(conn)
+        .optional()?;
     let Some(found) = found else { return Ok(None) };
     if found.connection_id != connection_id {
         return Ok(None);
