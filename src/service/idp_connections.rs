@@ -1046,7 +1046,7 @@ pub fn update(
     let re_pointed = vouched(&before, &before_domains) != vouched(&after, &domains);
     let withdraw = re_pointed && !acts_as_owner(a);
     let vouching = creator(a);
-    rows::update(
+    if !rows::update(
         conn,
         &org.id,
         id,
@@ -1062,9 +1062,12 @@ pub fn update(
             metadata_refreshed_at: metadata_url
                 .as_ref()
                 .and_then(|u| u.as_ref().map(|_| ctx.now)),
+            unchanged_since: Some(before_row.updated_at),
         },
         ctx.now,
-    )?;
+    )? {
+        return Err(changed_meanwhile(id));
+    }
     let row = rows::get(conn, &org.id, id)?;
     let mut after_json = audit_json(&row);
     if secret.is_some() {
@@ -1082,6 +1085,15 @@ pub fn update(
         )],
     )?;
     view(&row, base)
+}
+
+fn changed_meanwhile(id: &str) -> AppError {
+    AppError::Conflict {
+        code: "changed_meanwhile",
+        message: format!(
+            "IdP connection {id} was changed by another request while this one ran: read it again and retry"
+        ),
+    }
 }
 
 /// An owner approves a connection someone else set up: from then on it may
@@ -1102,16 +1114,20 @@ pub fn approve(
     if before.owner_approved {
         return view(&before, base);
     }
-    rows::update(
+    if !rows::update(
         conn,
         &org.id,
         id,
         Change {
             owner_approved: Some(true),
+            // What the owner approves is the connection as they read it.
+            unchanged_since: Some(before.updated_at),
             ..Change::default()
         },
         ctx.now,
-    )?;
+    )? {
+        return Err(changed_meanwhile(id));
+    }
     let row = rows::get(conn, &org.id, id)?;
     audit::insert(
         conn,
@@ -1293,17 +1309,21 @@ fn apply_refresh(
     s.signing_certs = imported.signing_certs.clone();
     let config =
         serde_json::to_string(&ConnectionSettings::Saml(s.clone())).map_err(StoreError::from)?;
-    rows::update(
+    if !rows::update(
         conn,
         org,
         id,
         Change {
             config: Some(&config),
             metadata_refreshed_at: Some(ctx.now),
+            unchanged_since: Some(row.updated_at),
             ..Change::default()
         },
         ctx.now,
-    )?;
+    )? {
+        // An admin changed the connection meanwhile: the next round sees it.
+        return Ok(false);
+    }
     audit::insert(
         conn,
         &[ctx.event(

@@ -128,6 +128,10 @@ pub struct Change<'a> {
     pub created_by: Option<Option<&'a str>>,
     pub metadata_url: Option<Option<&'a str>>,
     pub metadata_refreshed_at: Option<NaiveDateTime>,
+    /// Write only if the row is still as read (its `updated_at`): a change
+    /// computed from a row another request has changed since is not
+    /// written (`update` answers `false`).
+    pub unchanged_since: Option<NaiveDateTime>,
 }
 
 #[derive(AsChangeset)]
@@ -152,12 +156,7 @@ pub fn update(
     change: Change<'_>,
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
-    let n = diesel::update(
-        idp_connections::table
-            .filter(idp_connections::org_id.eq(org.as_str()))
-            .filter(idp_connections::id.eq(id)),
-    )
-    .set(Changeset {
+    let set = Changeset {
         name: change.name,
         config: change.config,
         secret: change.secret,
@@ -168,8 +167,16 @@ pub fn update(
         metadata_url: change.metadata_url,
         metadata_refreshed_at: change.metadata_refreshed_at.map(Some),
         updated_at: now,
-    })
-    .execute(conn)?;
+    };
+    let row = idp_connections::table
+        .filter(idp_connections::org_id.eq(org.as_str()))
+        .filter(idp_connections::id.eq(id));
+    let n = match change.unchanged_since {
+        Some(t) => diesel::update(row.filter(idp_connections::updated_at.eq(t)))
+            .set(set)
+            .execute(conn)?,
+        None => diesel::update(row).set(set).execute(conn)?,
+    };
     Ok(n == 1)
 }
 
