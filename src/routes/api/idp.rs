@@ -105,7 +105,7 @@ pub async fn get_connection(
     tag = "sso",
     params(("org" = String, Path, description = "Org slug or id"), ("connection" = String, Path, description = "Connection id")),
     request_body = ConnectionPatch,
-    responses((status = 200, description = "Changed", body = ConnectionView), (status = 400, description = "Invalid change", body = ErrorBody), (status = 404, description = "No such connection", body = ErrorBody), (status = 502, description = "The IdP could not be reached", body = ErrorBody)),
+    responses((status = 200, description = "Changed", body = ConnectionView), (status = 400, description = "Invalid change", body = ErrorBody), (status = 404, description = "No such connection", body = ErrorBody), (status = 409, description = "Changed by another request meanwhile (changed_meanwhile)", body = ErrorBody), (status = 502, description = "The IdP could not be reached", body = ErrorBody)),
     security(("bearer" = [])),
     extensions(("x-rollcall-permission" = json!("gateway.sso.manage")))
 )]
@@ -150,7 +150,7 @@ pub async fn update_connection(
 #[utoipa::path(
     tag = "sso",
     params(("org" = String, Path, description = "Org slug or id"), ("connection" = String, Path, description = "Connection id")),
-    responses((status = 200, description = "Approved", body = ConnectionView), (status = 403, description = "Not an owner", body = ErrorBody), (status = 404, description = "No such connection", body = ErrorBody)),
+    responses((status = 200, description = "Approved", body = ConnectionView), (status = 403, description = "Not an owner", body = ErrorBody), (status = 404, description = "No such connection", body = ErrorBody), (status = 409, description = "Changed by another request meanwhile (changed_meanwhile)", body = ErrorBody)),
     security(("bearer" = [])),
     extensions(("x-rollcall-permission" = json!("gateway.sso.manage")))
 )]
